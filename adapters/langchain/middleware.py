@@ -1,0 +1,74 @@
+"""``FirewallMiddleware``: every tool call of a ``create_agent`` agent passes the firewall."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware
+from langchain.agents.middleware.types import ToolCallRequest
+from langchain_core.messages import ToolMessage
+from langgraph.types import Command
+
+from .messages import refusal_message
+from firewall.gate import Executed, Firewall
+from firewall.types import Principal, ToolCall, new_id
+
+ToolResult = ToolMessage | Command[Any]
+PrincipalSource = Principal | Callable[[ToolCallRequest], Principal]
+
+
+def _session_id(request: ToolCallRequest) -> str:
+    runtime = request.runtime
+    config = getattr(runtime, "config", None) or {}
+    thread_id = config.get("configurable", {}).get("thread_id")
+    return str(thread_id) if thread_id is not None else "default"
+
+
+class FirewallMiddleware(AgentMiddleware[Any, Any]):
+    """Guard tool calls: run the tool only when the firewall allows (or a human approved)."""
+
+    def __init__(self, firewall: Firewall, principal: PrincipalSource) -> None:
+        super().__init__()
+        self.firewall = firewall
+        self._principal = principal
+        self._adopted: set[str] = set()
+
+    def _principal_for(self, request: ToolCallRequest) -> Principal:
+        if isinstance(self._principal, Principal):
+            return self._principal
+        return self._principal(request)
+
+    def _call(self, request: ToolCallRequest) -> ToolCall:
+        name = request.tool_call["name"]
+        if request.tool is not None and name in self.firewall.tools and name not in self._adopted:
+            schema = request.tool.tool_call_schema.model_json_schema()
+            self.firewall.tools.adopt_schema(name, schema)
+            self._adopted.add(name)
+        return ToolCall(
+            tool=name,
+            args=dict(request.tool_call["args"]),
+            principal=self._principal_for(request),
+            session_id=_session_id(request),
+            call_id=request.tool_call.get("id") or new_id("call"),
+        )
+
+    def wrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], ToolResult]
+    ) -> ToolResult:
+        call = self._call(request)
+        result = self.firewall.run(call, lambda: handler(request))
+        if isinstance(result, Executed):
+            return result.value
+        return refusal_message(result, tool_call_id=call.call_id, tool=call.tool)
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
+    ) -> ToolResult:
+        call = self._call(request)
+        result = await self.firewall.arun(call, lambda: handler(request))
+        if isinstance(result, Executed):
+            return result.value
+        return refusal_message(result, tool_call_id=call.call_id, tool=call.tool)

@@ -1,0 +1,83 @@
+"""``guard_tools``: wrap LangChain tools so every call goes through the firewall."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import BaseModel, ConfigDict
+
+from firewall.gate import Executed, Firewall
+from firewall.types import Principal, ToolCall
+
+
+def _plain(value: Any) -> Any:
+    """Tool kwargs as JSON-safe data (LangChain may hand over pydantic models)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+class GuardedTool(BaseTool):
+    """A tool with the same name, description and schema whose calls pass the firewall."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    inner: BaseTool
+    firewall: Firewall
+    principal: Principal
+    session_id: str = "default"
+    handle_tool_error: bool = True
+
+    def _call(self, kwargs: dict[str, Any]) -> ToolCall:
+        return ToolCall(
+            tool=self.name, args=_plain(kwargs), principal=self.principal, session_id=self.session_id
+        )
+
+    def _run(self, config: RunnableConfig, **kwargs: Any) -> Any:
+        result = self.firewall.run(
+            self._call(kwargs), lambda: self.inner.invoke(kwargs, config=config)
+        )
+        if isinstance(result, Executed):
+            return result.value
+        raise ToolException(result.message())
+
+    async def _arun(self, config: RunnableConfig, **kwargs: Any) -> Any:
+        async def execute() -> Any:
+            return await self.inner.ainvoke(kwargs, config=config)
+
+        result = await self.firewall.arun(self._call(kwargs), execute)
+        if isinstance(result, Executed):
+            return result.value
+        raise ToolException(result.message())
+
+
+def guard_tools(
+    tools: Sequence[BaseTool],
+    firewall: Firewall,
+    principal: Principal,
+    *,
+    session_id: str = "default",
+) -> list[BaseTool]:
+    """Wrap ``tools``; each must be declared in the firewall (its args schema is adopted)."""
+    guarded: list[BaseTool] = []
+    for tool in tools:
+        firewall.tools.adopt_schema(tool.name, tool.tool_call_schema.model_json_schema())
+        guarded.append(
+            GuardedTool(
+                name=tool.name,
+                description=tool.description,
+                args_schema=tool.args_schema,
+                inner=tool,
+                firewall=firewall,
+                principal=principal,
+                session_id=session_id,
+            )
+        )
+    return guarded

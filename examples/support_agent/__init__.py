@@ -1,0 +1,1 @@
+"""The demo support agent: CRM, refund and payment tools behind the firewall."""

@@ -1,0 +1,104 @@
+"""Run the demo: a scripted support agent whose every tool call passes the firewall."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage, ToolMessage
+from rich.console import Console
+
+from firewall.audit.verify import verify_store
+from firewall.config import FirewallConfig, load_config
+from firewall.factory import build_firewall
+
+from .agent import SCRIPT, build_agent, scripted_turns
+from .backends import Backends
+from .supervisor import ScriptedSupervisor, print_manual_instructions
+
+CONFIG_PATH = Path(__file__).with_name("firewall.toml")
+
+
+@dataclass
+class Tally:
+    """What happened to the agent's calls, for the closing summary."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {kind}" for kind, n in self.counts.items())
+
+
+def demo_config(data_dir: Path) -> FirewallConfig:
+    """The example config with its stores moved into ``data_dir``."""
+    config = load_config(CONFIG_PATH)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{(data_dir / 'firewall.db').resolve()}"
+    storage = config.storage.model_copy(update={"url": url})
+    return config.model_copy(update={"storage": storage})
+
+
+def _call_text(name: str, args: dict[str, Any]) -> str:
+    inner = ", ".join(f"{key}={value!r}" for key, value in args.items())
+    return f"{name}({inner})"
+
+
+def _describe(message: ToolMessage, call_text: str, tally: Tally) -> str:
+    decision = message.additional_kwargs.get("firewall")
+    if decision is None:
+        tally.add("allowed")
+        return f"[green]ALLOW[/]    {call_text}\n           -> {message.content}"
+    if decision["kind"] == "hold":
+        tally.add("pending")
+        return f"[yellow]PENDING[/]  {call_text}\n           -> {message.content}"
+    tally.add("denied")
+    return f"[red]DENY[/]     {call_text}\n           -> agent was told: {message.content}"
+
+
+@contextmanager
+def _approver(
+    mode: str, config: FirewallConfig, console: Console, data_dir: Path
+) -> Iterator[None]:
+    if mode == "manual":
+        print_manual_instructions(console, data_dir)
+        yield
+        return
+    supervisor = ScriptedSupervisor(config, console, approver="alice")
+    with supervisor.running():
+        yield
+
+
+def main(data_dir: Path = Path(".firewall"), approver: str = "scripted") -> int:
+    """Run the scripted agent; return 0 if the audit chain verifies afterwards."""
+    console = Console(highlight=False)
+    config = demo_config(data_dir)
+    backends = Backends.seeded()
+    firewall = build_firewall(config, facts=backends.facts())
+    turns = scripted_turns(SCRIPT)
+    calls = {tc["id"]: (tc["name"], tc["args"]) for turn in turns for tc in turn.tool_calls}
+    agent = build_agent(firewall, backends.tools(), turns)
+    console.rule("Agent Firewall demo: support agent 'support-bot-1' (tenant acme)")
+    tally = Tally()
+    with _approver(approver, config, console, data_dir):
+        request = {"messages": [HumanMessage("Please sort out customer c-100's orders.")]}
+        for update in agent.stream(request, stream_mode="updates"):
+            for node in update.values():
+                for message in (node or {}).get("messages", []):
+                    if isinstance(message, ToolMessage):
+                        name, args = calls[message.tool_call_id]
+                        console.print(_describe(message, _call_text(name, args), tally))
+    firewall.close()
+    report = verify_store(config.storage.audit())
+    status = "[green]intact[/]" if report.valid else "[red]TAMPERED[/]"
+    console.print(f"[bold]AUDIT[/]    {report.summary()}")
+    console.print(
+        f"[bold]Summary:[/] {len(calls)} tool calls: {tally.summary()};"
+        f" refunds executed: {len(backends.refunds)}; audit chain {status}."
+    )
+    return 0 if report.valid else 1

@@ -1,0 +1,215 @@
+"""The SQL approval store: SQLite by default, PostgreSQL through psycopg."""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from firewall.approvals.base import check_successor
+from firewall.approvals.models import HoldRecord, HoldState
+from firewall.errors import ConfigError, MissingDependencyError, StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+POSTGRES_CONNECT_TIMEOUT_S = 10
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive datetime")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones: store the UTC wall time.
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_json = JSON().with_variant(JSONB(), "postgresql")
+metadata = MetaData()
+holds_table = Table(
+    "approval_holds",
+    metadata,
+    Column("hold_id", String(128), primary_key=True),
+    Column("call_id", String(128), nullable=False),
+    Column("digest", String(80), nullable=False),
+    Column("tool", String(128), nullable=False),
+    Column("args", _json, nullable=False),
+    Column("principal", _json, nullable=False),
+    Column("reasons", _json, nullable=False),
+    Column("approvers", String(128)),
+    Column("quorum", Integer, nullable=False),
+    Column("money_arg", String(128)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("approvals", _json, nullable=False),
+    Column("decided_by", _json, nullable=False),
+    Column("decided_at", UtcDateTime),
+    Column("decision_reason", Text),
+    Column("version", Integer, nullable=False),
+)
+_indexes = (
+    Index("ix_approval_holds_state", holds_table.c.state),
+    Index("ix_approval_holds_call_id", holds_table.c.call_id),
+)
+_DATETIMES = ("created_at", "expires_at", "decided_at")
+
+
+class SqlApprovalStore:
+    """Holds in the ``approval_holds`` table of the database at ``url``.
+
+    A SQLite file may be shared by several processes (WAL mode, busy timeout); an
+    in-memory SQLite database (``sqlite://``) serves one process, serialised by a lock.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._engine, in_memory = _make_engine(url)
+        self._lock = threading.Lock() if in_memory else nullcontext()
+        with self._connection(begin=True) as conn:
+            conn.execute(CreateTable(holds_table, if_not_exists=True))
+            for index in _indexes:
+                conn.execute(CreateIndex(index, if_not_exists=True))
+
+    def create(self, record: HoldRecord) -> None:
+        """Store a new hold; a duplicate hold id is a :class:`StoreError`."""
+        with self._connection(begin=True) as conn:
+            conn.execute(holds_table.insert().values(_to_row(record)))
+
+    def get(self, hold_id: str) -> HoldRecord | None:
+        """The hold ``hold_id``, or None."""
+        with self._connection() as conn:
+            row = conn.execute(select(holds_table).where(holds_table.c.hold_id == hold_id)).first()
+        return None if row is None else _from_row(row._mapping)
+
+    def list(self, state: HoldState | None = None) -> builtins.list[HoldRecord]:
+        """All holds, or those in ``state``, oldest first."""
+        query = select(holds_table).order_by(holds_table.c.created_at, holds_table.c.hold_id)
+        if state is not None:
+            query = query.where(holds_table.c.state == state.value)
+        with self._connection() as conn:
+            rows = conn.execute(query).all()
+        return [_from_row(row._mapping) for row in rows]
+
+    def compare_and_set(self, old: HoldRecord, new: HoldRecord) -> bool:
+        """Write ``new`` iff the stored hold is still at ``old.version``; True iff it won."""
+        check_successor(old, new)
+        row = _to_row(new)
+        changes = {name: row[name] for name in ("state", "approvals", "decided_by")}
+        changes |= {name: row[name] for name in ("decided_at", "decision_reason", "version")}
+        statement = (
+            update(holds_table)
+            .where(holds_table.c.hold_id == old.hold_id, holds_table.c.version == old.version)
+            .values(changes)
+        )
+        with self._connection(begin=True) as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _connection(self, *, begin: bool = False) -> Iterator[Connection]:
+        try:
+            with self._lock, self._engine.connect() as conn:
+                if not begin:
+                    yield conn
+                    return
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"approval store failed: {_describe(exc)}") from exc
+
+
+def _make_engine(url: str) -> tuple[Engine, bool]:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError("approvals.url", "not a database URL") from exc
+    options: dict[str, Any] = {}
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if in_memory:
+        options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    elif parsed.get_backend_name() == "postgresql":
+        options = {"pool_pre_ping": True}
+        if "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+    try:
+        engine = create_engine(parsed, **options)
+    except ImportError as exc:
+        raise MissingDependencyError(exc.name or parsed.get_driver_name(), "postgres") from exc
+    except (ArgumentError, SQLAlchemyError) as exc:
+        raise ConfigError("approvals.url", f"unsupported database URL: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _configure_sqlite)
+    return engine, in_memory
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cursor.close()
+
+
+def _to_row(record: HoldRecord) -> dict[str, Any]:
+    row = record.model_dump(mode="json")
+    row |= {name: getattr(record, name) for name in _DATETIMES}
+    return row
+
+
+def _from_row(row: Any) -> HoldRecord:
+    try:
+        return HoldRecord.model_validate(dict(row))
+    except ValidationError as exc:
+        # Name the bad fields, never their values (args may hold personal data).
+        fields = ", ".join(".".join(map(str, error["loc"])) for error in exc.errors())
+        raise StoreError(f"stored hold {row['hold_id']!r} is malformed at: {fields}") from exc
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    """The driver's message without the SQL statement and its parameters."""
+    original = getattr(exc, "orig", None)
+    return f"{type(original or exc).__name__}: {original or exc}".splitlines()[0]

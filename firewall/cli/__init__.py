@@ -1,0 +1,18 @@
+"""The ``firewall`` command: one sub-command group per concern."""
+
+from __future__ import annotations
+
+import typer
+
+from firewall.cli import approvals, audit, demo, policy
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Agent Firewall.")
+app.add_typer(audit.app, name="audit", help="Verify and inspect the audit chain.")
+app.add_typer(approvals.app, name="approvals", help="List, approve and deny held calls.")
+app.add_typer(policy.app, name="policy", help="Test the Rego policies.")
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

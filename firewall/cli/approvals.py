@@ -1,0 +1,216 @@
+"""``firewall approvals``: list, show, approve and deny held calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from firewall.approvals import ApprovalService, HoldRecord, HoldState, SqlApprovalStore
+from firewall.approvals.service import utc_now
+from firewall.cli.common import DataDirOption, DbOption, store_url
+from firewall.errors import ApprovalError, ConfigError, FirewallError
+
+GROUPS_ENV = "FIREWALL_APPROVER_GROUPS"
+EXIT_REFUSED = 1
+EXIT_UNAVAILABLE = 2
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+AllOption = Annotated[bool, typer.Option("--all", help="Include decided and expired holds.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+HoldIdArgument = Annotated[str, typer.Argument(help="The hold id, e.g. hold_3f9c...")]
+ApproverOption = Annotated[str, typer.Option("--as", help="Your approver id, e.g. alice.")]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why, for the audit.")]
+GroupsFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--groups-file",
+        help=f"JSON or TOML file mapping approver groups to ids (default: ${GROUPS_ENV}).",
+    ),
+]
+
+_groups_adapter = TypeAdapter(dict[str, list[str]])
+
+
+def load_groups(groups_file: Path | None) -> dict[str, frozenset[str]]:
+    """Approver groups from ``groups_file`` (JSON or TOML), else ``$FIREWALL_APPROVER_GROUPS``.
+
+    With neither, there are no groups: nobody may approve anything.
+    """
+    if groups_file is not None:
+        source = str(groups_file)
+        try:
+            text = groups_file.read_text(encoding="utf-8")
+            raw: Any = tomllib.loads(text) if groups_file.suffix == ".toml" else json.loads(text)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(source, f"cannot read approver groups: {exc}") from exc
+    elif GROUPS_ENV in os.environ:
+        source = f"${GROUPS_ENV}"
+        try:
+            raw = json.loads(os.environ[GROUPS_ENV])
+        except ValueError as exc:
+            raise ConfigError(source, f"approver groups are not JSON: {exc}") from exc
+    else:
+        return {}
+    try:
+        groups = _groups_adapter.validate_python(raw)
+    except ValidationError as exc:
+        message = "must map approver group names to lists of approver ids"
+        raise ConfigError(source, message) from exc
+    return {name: frozenset(members) for name, members in groups.items()}
+
+
+def build_service(url: str, groups: Mapping[str, Collection[str]]) -> ApprovalService:
+    """The approval service on the store and audit log at ``url``."""
+    from firewall.audit import SqlAuditLog  # noqa: PLC0415 - the audit package is heavy
+
+    return ApprovalService(SqlApprovalStore(url), SqlAuditLog(url), groups)
+
+
+@contextmanager
+def _reported_errors() -> Iterator[None]:
+    """Refusals exit 1; an unreachable store or bad configuration exits 2."""
+    try:
+        yield
+    except ApprovalError as exc:
+        err.print(f"[red]Refused ({exc.code}):[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_REFUSED) from exc
+    except FirewallError as exc:
+        err.print(f"[red]Error:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_UNAVAILABLE) from exc
+
+
+@app.command("list")
+def list_holds(
+    show_all: AllOption = False,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List pending holds (all holds with --all)."""
+    with _reported_errors():
+        store = SqlApprovalStore(store_url(db, data_dir))
+        records = store.list(None if show_all else HoldState.PENDING)
+    if as_json:
+        out.print_json(data=[record.model_dump(mode="json") for record in records])
+    elif not records:
+        out.print("No holds." if show_all else "No pending holds.")
+    else:
+        out.print(_holds_table(records, utc_now()))
+
+
+@app.command("show")
+def show(
+    hold_id: HoldIdArgument,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one hold: the call, who may decide it, and what was decided."""
+    with _reported_errors():
+        record = SqlApprovalStore(store_url(db, data_dir)).get(hold_id)
+        if record is None:
+            raise ApprovalError("unknown_hold", f"there is no hold {hold_id!r}", hold_id=hold_id)
+    if as_json:
+        out.print_json(data=record.model_dump(mode="json"))
+    else:
+        out.print(_hold_details(record, utc_now()))
+
+
+@app.command("approve")
+def approve(
+    hold_id: HoldIdArgument,
+    approver: ApproverOption,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    groups_file: GroupsFileOption = None,
+) -> None:
+    """Approve a held call as one member of its approver group."""
+    with _reported_errors():
+        service = build_service(store_url(db, data_dir), load_groups(groups_file))
+        record = service.approve(hold_id, approver)
+    if record.state is HoldState.APPROVED:
+        out.print(f"[green]Approved[/green] hold {hold_id} ({', '.join(record.approvals)}).")
+    else:
+        count = f"{len(record.approvals)} of {record.quorum}"
+        out.print(f"Recorded approval by {escape(approver)} of hold {hold_id} ({count}).")
+
+
+@app.command("deny")
+def deny(
+    hold_id: HoldIdArgument,
+    approver: ApproverOption,
+    *,
+    reason: ReasonOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    groups_file: GroupsFileOption = None,
+) -> None:
+    """Deny a held call; the call will not run."""
+    with _reported_errors():
+        service = build_service(store_url(db, data_dir), load_groups(groups_file))
+        service.deny(hold_id, approver, reason)
+    suffix = f": {escape(reason)}" if reason else "."
+    out.print(f"[yellow]Denied[/yellow] hold {hold_id}{suffix}")
+
+
+def _holds_table(records: list[HoldRecord], now: datetime) -> Table:
+    table = Table("ID", "Tool", "Agent", "Tenant", "Amount", "Reasons", "State", "Expires")
+    table.columns[0].no_wrap = True
+    for record in records:
+        amount = record.amount
+        table.add_row(
+            record.hold_id,
+            escape(record.tool),
+            escape(str(record.principal.get("agent_id", ""))),
+            escape(str(record.principal.get("tenant", ""))),
+            "" if amount is None else escape(str(amount)),
+            escape("; ".join(record.reasons)),
+            record.state.value,
+            _expiry(record, now),
+        )
+    return table
+
+
+def _hold_details(record: HoldRecord, now: datetime) -> Table:
+    table = Table(show_header=False, box=None)
+    rows = {
+        "Hold": record.hold_id,
+        "Call": record.call_id,
+        "Tool": record.tool,
+        "Args": json.dumps(record.args, indent=2, sort_keys=True),
+        "Principal": json.dumps(record.principal, sort_keys=True),
+        "Reasons": "; ".join(record.reasons),
+        "Approvers": f"{record.approvers or '(none)'} (quorum {record.quorum})",
+        "State": record.state.value,
+        "Approvals": ", ".join(record.approvals),
+        "Decided by": ", ".join(record.decided_by),
+        "Decision reason": record.decision_reason or "",
+        "Created": record.created_at.isoformat(),
+        "Digest": record.digest,
+    }
+    for label, value in rows.items():
+        table.add_row(f"[bold]{label}[/bold]", escape(value))
+    table.add_row("[bold]Expires[/bold]", _expiry(record, now))
+    return table
+
+
+def _expiry(record: HoldRecord, now: datetime) -> str:
+    text = record.expires_at.isoformat(timespec="seconds")
+    if record.state is HoldState.PENDING and record.is_due(now):
+        return f"[red]{text} (overdue)[/red]"
+    return text

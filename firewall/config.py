@@ -1,0 +1,114 @@
+"""``firewall.toml``: tools, scopes, risk, limits, policy and storage, validated by pydantic.
+
+A bad file fails at start with a :class:`ConfigError` naming the key that is wrong.
+Everything here can equally be built from Python.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, model_validator
+
+from firewall.errors import ConfigError
+from firewall.settings import GateSettings
+from firewall.stages.limits import RateLimitRule
+from firewall.types import Frozen, ToolSpec
+
+
+class StorageSettings(Frozen):
+    """Where durable state lives; one SQLAlchemy URL serves audit and approvals by default."""
+
+    url: str = "sqlite:///.firewall/firewall.db"
+    audit_url: str | None = None
+    approvals_url: str | None = None
+    limits_url: str = "memory://"
+
+    def audit(self) -> str:
+        """The audit log URL."""
+        return self.audit_url or self.url
+
+    def approvals(self) -> str:
+        """The approval store URL."""
+        return self.approvals_url or self.url
+
+
+class PolicySettings(Frozen):
+    """Which engine evaluates which policy directory."""
+
+    engine: str = "embedded"
+    dir: Path = Path("policies/rego")
+
+
+class FirewallConfig(Frozen):
+    """The whole configuration file."""
+
+    policy: PolicySettings = PolicySettings()
+    storage: StorageSettings = StorageSettings()
+    holds: GateSettings = GateSettings()
+    tools: Annotated[list[ToolSpec], Field(min_length=1)]
+    rate_limits: list[RateLimitRule] = Field(default_factory=list)
+    approvers: dict[str, frozenset[str]] = Field(
+        default_factory=dict, description="Approver groups: name -> user ids."
+    )
+
+    @model_validator(mode="after")
+    def _unique_tool_names(self) -> FirewallConfig:
+        names = [tool.name for tool in self.tools]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate tool names: {', '.join(duplicates)}")
+        return self
+
+    def resolved(self, base: Path) -> FirewallConfig:
+        """A copy with relative paths (policy dir, SQLite files) made relative to ``base``."""
+        policy_dir = self.policy.dir if self.policy.dir.is_absolute() else base / self.policy.dir
+        storage = self.storage.model_copy(
+            update={
+                "url": _resolve_sqlite(self.storage.url, base),
+                "audit_url": _resolve_sqlite(self.storage.audit_url, base),
+                "approvals_url": _resolve_sqlite(self.storage.approvals_url, base),
+            }
+        )
+        policy = self.policy.model_copy(update={"dir": policy_dir.resolve()})
+        return self.model_copy(update={"policy": policy, "storage": storage})
+
+
+def _resolve_sqlite(url: str | None, base: Path) -> Any:
+    prefix = "sqlite:///"
+    if url is None or not url.startswith(prefix) or url == "sqlite:///:memory:":
+        return url
+    path = Path(url.removeprefix(prefix))
+    return url if path.is_absolute() else prefix + str((base / path).resolve())
+
+
+def _key_of(error: Any) -> str:
+    parts = [str(part) for part in error["loc"]]
+    key = ""
+    for part in parts:
+        key += f"[{part}]" if part.isdigit() else (f".{part}" if key else part)
+    return key or "(root)"
+
+
+def parse_config(data: dict[str, Any], base: Path = Path()) -> FirewallConfig:
+    """Validate a configuration mapping; errors name the first wrong key."""
+    try:
+        config = FirewallConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(_key_of(first), first["msg"]) from exc
+    return config.resolved(base)
+
+
+def load_config(path: Path | str) -> FirewallConfig:
+    """Read and validate a ``firewall.toml``."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), "file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
+    return parse_config(data, path.parent.resolve())

@@ -1,0 +1,60 @@
+"""Every error the firewall raises derives from :class:`FirewallError`.
+
+Errors carry structured attributes so callers never parse messages. None of them
+ever carries a secret: messages name fields and rules, never values of credentials.
+"""
+
+from __future__ import annotations
+
+
+class FirewallError(Exception):
+    """Base class of all firewall errors."""
+
+
+class ConfigError(FirewallError):
+    """The configuration is invalid; ``key`` names the offending setting."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"config error at {key!r}: {message}")
+        self.key = key
+        self.detail = message
+
+
+class MissingDependencyError(FirewallError):
+    """An optional driver is not installed; the message says which extra to install."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package!r} is not installed; install it with: pip install 'agent-firewall[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra
+
+
+class PolicyError(FirewallError):
+    """The policy engine could not produce a decision (compile error, engine down...)."""
+
+
+class MalformedDecisionError(PolicyError):
+    """The policy returned something that is not a valid decision document."""
+
+
+class StoreError(FirewallError):
+    """A durable store (audit log, approval store) could not answer."""
+
+
+class AuditError(StoreError):
+    """The audit log could not append or read a record."""
+
+
+class ApprovalError(FirewallError):
+    """An approval or denial was refused; ``code`` says why, machine-readably.
+
+    Codes: ``unknown_hold``, ``not_pending``, ``expired``, ``self_approval``,
+    ``not_an_approver``, ``already_approved``, ``digest_mismatch``, ``already_used``.
+    """
+
+    def __init__(self, code: str, message: str, *, hold_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.hold_id = hold_id

@@ -1,0 +1,43 @@
+"""Build a :class:`Firewall` from a :class:`FirewallConfig` (stores chosen by URL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from firewall.approvals.service import ApprovalService
+from firewall.approvals.store import SqlApprovalStore
+from firewall.audit.store import SqlAuditLog
+from firewall.config import FirewallConfig
+from firewall.gate import Firewall, utc_now
+from firewall.policy.engine import engine_from_url
+from firewall.stages.policy import FactsProvider
+
+
+def approval_service(
+    config: FirewallConfig, audit: SqlAuditLog, clock: Callable[[], datetime] = utc_now
+) -> ApprovalService:
+    """The approval service over the configured store, with the configured groups."""
+    store = SqlApprovalStore(config.storage.approvals())
+    return ApprovalService(store, audit, config.approvers, clock=clock)
+
+
+def build_firewall(
+    config: FirewallConfig,
+    *,
+    facts: Mapping[str, FactsProvider] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Firewall:
+    """A firewall wired exactly as ``config`` says."""
+    audit = SqlAuditLog(config.storage.audit())
+    return Firewall(
+        tools=config.tools,
+        policy=engine_from_url(config.policy.engine, config.policy.dir),
+        audit=audit,
+        approvals=approval_service(config, audit, clock),
+        rate_limits=config.rate_limits,
+        limits_storage=config.storage.limits_url,
+        facts=facts,
+        settings=config.holds,
+        clock=clock,
+    )

@@ -1,0 +1,47 @@
+"""The stage contract: one small object, one job, ends a call by returning a Deny."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from firewall.types import Deny, DenyCode, ToolCall, ToolSpec
+
+if TYPE_CHECKING:
+    from firewall.policy.document import DecisionDocument
+
+
+@dataclass
+class CallContext:
+    """What the stages learn about one call as it goes through the pipeline."""
+
+    call: ToolCall
+    spec: ToolSpec | None = None
+    policy: DecisionDocument | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    args_json: bytes = b""
+    stage: str = ""
+
+    def deny(self, code: DenyCode, *reasons: str, retry_after_s: float | None = None) -> Deny:
+        """A denial of this call."""
+        return Deny(
+            call_id=self.call.call_id, code=code, reasons=reasons, retry_after_s=retry_after_s
+        )
+
+    @property
+    def tool_spec(self) -> ToolSpec:
+        """The resolved tool spec; only valid after the known-tool stage passed."""
+        if self.spec is None:
+            raise RuntimeError("tool spec requested before the known-tool stage ran")
+        return self.spec
+
+
+class Stage(Protocol):
+    """One check of the pipeline. ``None`` lets the call through to the next stage."""
+
+    name: str
+
+    def check(self, ctx: CallContext) -> Deny | None:
+        """Inspect (and enrich) ``ctx``; return a Deny to end the call."""
+        ...

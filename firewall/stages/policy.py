@@ -1,0 +1,70 @@
+"""The policy stage: gather trusted facts, ask the Rego policy, keep its decision."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from firewall.errors import PolicyError
+from firewall.policy.engine import PolicyEngine
+from firewall.stages.base import CallContext
+from firewall.types import Deny, DenyCode, ToolCall
+
+FactsProvider = Callable[[ToolCall], Mapping[str, Any]]
+"""Trusted lookup for one tool (e.g. the order a refund refers to), never agent-supplied."""
+
+
+def policy_input(ctx: CallContext, now: datetime) -> dict[str, Any]:
+    """The input document of the policy, as described in ARCHITECTURE.md section 3."""
+    call = ctx.call
+    return {
+        "tool": ctx.tool_spec.policy_view(),
+        "args": call.args,
+        "principal": call.principal.policy_view(),
+        "session": {"id": call.session_id},
+        "context": {"time": now.isoformat(), "facts": dict(ctx.facts)},
+    }
+
+
+class PolicyCheck:
+    """Ask the policy engine; any engine failure or malformed answer is a deny."""
+
+    name = "policy"
+
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        clock: Callable[[], datetime],
+        facts: Mapping[str, FactsProvider] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._facts: Mapping[str, FactsProvider] = dict(facts or {})
+
+    def check(self, ctx: CallContext) -> Deny | None:
+        denial = self._gather_facts(ctx)
+        if denial is not None:
+            return denial
+        try:
+            document = self._engine.evaluate(policy_input(ctx, self._clock()))
+        except PolicyError as exc:
+            return ctx.deny(DenyCode.POLICY_ERROR, f"policy could not decide: {exc}")
+        ctx.policy = document
+        if document.outcome == "deny":
+            reasons = document.reasons or ("denied by policy",)
+            return ctx.deny(DenyCode.POLICY, *reasons)
+        return None
+
+    def _gather_facts(self, ctx: CallContext) -> Deny | None:
+        provider = self._facts.get(ctx.call.tool)
+        if provider is None:
+            return None
+        try:
+            ctx.facts = dict(provider(ctx.call))
+        except Exception as exc:  # noqa: BLE001 - any lookup failure must fail closed
+            return ctx.deny(
+                DenyCode.POLICY_ERROR,
+                f"facts lookup for {ctx.call.tool!r} failed ({type(exc).__name__})",
+            )
+        return None

@@ -1,0 +1,91 @@
+"""Stages that need only the tool registry: known tool, valid arguments, scope."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+
+from firewall.canonical import canonical_json
+from firewall.registry import ToolRegistry
+from firewall.stages.base import CallContext
+from firewall.types import Deny, DenyCode
+
+MAX_ARGS_BYTES = 64 * 1024
+
+
+class KnownTool:
+    """Deny any tool the firewall was not told about (deny by default)."""
+
+    name = "known_tool"
+
+    def __init__(self, tools: ToolRegistry) -> None:
+        self._tools = tools
+
+    def check(self, ctx: CallContext) -> Deny | None:
+        spec = self._tools.get(ctx.call.tool)
+        if spec is None:
+            return ctx.deny(DenyCode.UNKNOWN_TOOL, f"unknown tool {ctx.call.tool!r}")
+        ctx.spec = spec
+        return None
+
+
+class ValidArgs:
+    """Arguments must be canonical JSON, not oversized, and satisfy the tool's JSON Schema."""
+
+    name = "valid_args"
+
+    def __init__(self, tools: ToolRegistry, max_bytes: int = MAX_ARGS_BYTES) -> None:
+        self._tools = tools
+        self._max_bytes = max_bytes
+
+    def check(self, ctx: CallContext) -> Deny | None:
+        problem = self._encoding_problem(ctx)
+        if problem is None:
+            problem = self._schema_problem(ctx.tool_spec.name, ctx.call.args)
+        if problem is None:
+            return None
+        return ctx.deny(DenyCode.INVALID_ARGS, f"invalid arguments for {ctx.call.tool}: {problem}")
+
+    def _encoding_problem(self, ctx: CallContext) -> str | None:
+        try:
+            ctx.args_json = canonical_json(ctx.call.args)
+        except (ValueError, TypeError) as exc:
+            return f"not representable as JSON ({exc})"
+        except RecursionError:
+            return "nested too deeply"
+        size = len(ctx.args_json)
+        if size > self._max_bytes:
+            return f"arguments are {size} bytes, over the {self._max_bytes}-byte limit"
+        return None
+
+    def _schema_problem(self, tool: str, args: Mapping[str, Any]) -> str | None:
+        error = jsonschema.exceptions.best_match(self._tools.validator(tool).iter_errors(args))
+        if error is None:
+            return None
+        where = "/".join(str(part) for part in error.absolute_path) or "(arguments)"
+        return f"field {where!r}: {error.message}"
+
+
+def scope_covers(held: str, required: str) -> bool:
+    """``crm:*`` covers ``crm:read``; otherwise scopes must match exactly."""
+    if held == required:
+        return True
+    return held.endswith(":*") and required.startswith(held[:-1])
+
+
+class ScopeCheck:
+    """The principal's scopes must cover the tool's scope."""
+
+    name = "scope"
+
+    def check(self, ctx: CallContext) -> Deny | None:
+        required = ctx.tool_spec.scope
+        if any(scope_covers(held, required) for held in ctx.call.principal.scopes):
+            return None
+        return ctx.deny(
+            DenyCode.MISSING_SCOPE,
+            f"agent {ctx.call.principal.agent_id!r} lacks scope {required!r}"
+            f" required by tool {ctx.tool_spec.name!r}",
+        )

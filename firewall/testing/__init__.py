@@ -1,0 +1,1 @@
+"""Test helpers shipped to users: in-memory backends, scripted approvers, fake servers."""

@@ -1,0 +1,187 @@
+"""The contract: tool specs, principals, calls and the decisions the firewall returns.
+
+Every type here is frozen. Decisions are data: a stage ends a call by returning a
+:class:`Deny` (or the pipeline returns :class:`Allow` / :class:`Hold`), never by raising.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from firewall.canonical import digest
+
+TOOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+SCOPE_PATTERN = r"^[a-z][a-z0-9_.-]*(:[a-z0-9_.*-]+)*$"
+
+
+class Frozen(BaseModel):
+    """Base of every wire type: immutable, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Risk(StrEnum):
+    """How much damage a tool can do; policies and fail-closed rules key off it."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+def new_id(prefix: str) -> str:
+    """A random, opaque identifier such as ``call_3f9c...``."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+class ToolSpec(Frozen):
+    """What the firewall knows about one tool."""
+
+    name: Annotated[str, Field(pattern=TOOL_NAME_PATTERN)]
+    scope: Annotated[str, Field(pattern=SCOPE_PATTERN)]
+    description: str = ""
+    risk: Risk = Risk.LOW
+    args_schema: dict[str, Any] | None = Field(
+        default=None,
+        description="JSON Schema the arguments must satisfy; None until adopted from the tool.",
+    )
+    money_arg: str | None = Field(
+        default=None, description="Name of the argument that carries an amount of money."
+    )
+    personal_args: tuple[str, ...] = Field(
+        default=(), description="Arguments holding personal data (never stored raw in audit)."
+    )
+
+    def policy_view(self) -> dict[str, Any]:
+        """The tool as the policy sees it."""
+        return {
+            "name": self.name,
+            "scope": self.scope,
+            "risk": self.risk.value,
+            "money_arg": self.money_arg,
+        }
+
+
+class Principal(Frozen):
+    """Who is calling: an agent, for a tenant, with scopes, maybe for a customer."""
+
+    agent_id: Annotated[str, Field(min_length=1, max_length=128)]
+    tenant: Annotated[str, Field(min_length=1, max_length=128)]
+    scopes: frozenset[str] = frozenset()
+    on_behalf_of: str | None = Field(
+        default=None, description="The customer the agent acts for, e.g. 'customer:42'."
+    )
+    requested_by: str | None = Field(
+        default=None,
+        description="The human operator behind the agent session; may never approve its calls.",
+    )
+
+    def policy_view(self) -> dict[str, Any]:
+        """The principal as the policy sees it (scopes sorted for stable input)."""
+        return {
+            "agent_id": self.agent_id,
+            "tenant": self.tenant,
+            "scopes": sorted(self.scopes),
+            "on_behalf_of": self.on_behalf_of,
+            "requested_by": self.requested_by,
+        }
+
+
+class ToolCall(Frozen):
+    """One call of one tool, as the agent asked for it."""
+
+    tool: str
+    args: dict[str, Any]
+    principal: Principal
+    session_id: str = "default"
+    call_id: str = Field(default_factory=lambda: new_id("call"))
+
+    def binding_digest(self) -> str:
+        """Digest an approval binds to: tool, canonical args, principal and call id."""
+        return digest(
+            {
+                "tool": self.tool,
+                "args": self.args,
+                "principal": self.principal.policy_view(),
+                "call_id": self.call_id,
+            }
+        )
+
+
+class Obligations(Frozen):
+    """What the policy asks of the firewall besides the outcome."""
+
+    approvers: str | None = Field(default=None, description="Approver group of a hold.")
+    quorum: Annotated[int, Field(ge=1, le=10)] = 1
+    ttl_s: Annotated[int, Field(gt=0, le=7 * 24 * 3600)] | None = None
+    redact: tuple[str, ...] = ()
+
+
+class Allow(Frozen):
+    """Run the call."""
+
+    kind: Literal["allow"] = "allow"
+    call_id: str
+    obligations: Obligations = Obligations()
+
+
+class DenyCode(StrEnum):
+    """Which check refused a call; stable, for programs and dashboards."""
+
+    INVALID_CALL = "invalid_call"
+    UNKNOWN_TOOL = "unknown_tool"
+    INVALID_ARGS = "invalid_args"
+    MISSING_SCOPE = "missing_scope"
+    POLICY = "policy"
+    POLICY_ERROR = "policy_error"
+    RATE_LIMITED = "rate_limited"
+    LIMITER_ERROR = "limiter_error"
+    APPROVAL_DENIED = "approval_denied"
+    APPROVAL_EXPIRED = "approval_expired"
+    APPROVAL_MISMATCH = "approval_mismatch"
+    STORE_ERROR = "store_error"
+    INTERNAL_ERROR = "internal_error"
+
+
+class Deny(Frozen):
+    """Do not run the call; ``reasons`` are written for the agent to read."""
+
+    kind: Literal["deny"] = "deny"
+    call_id: str
+    code: DenyCode
+    reasons: tuple[str, ...]
+    retry_after_s: float | None = None
+
+    def message(self) -> str:
+        """One line for the model: what was refused and why."""
+        text = f"Tool call denied ({self.code.value}): " + "; ".join(self.reasons)
+        if self.retry_after_s is not None:
+            text += f" Retry after {self.retry_after_s:.0f}s."
+        return text
+
+
+class Hold(Frozen):
+    """The call waits for a human decision."""
+
+    kind: Literal["hold"] = "hold"
+    call_id: str
+    hold_id: str
+    approvers: str | None
+    quorum: int
+    expires_at: datetime
+    reasons: tuple[str, ...]
+
+    def message(self) -> str:
+        """One line for the model while the call is pending."""
+        return (
+            f"Tool call pending approval {self.hold_id} (expires {self.expires_at.isoformat()}): "
+            + "; ".join(self.reasons)
+        )
+
+
+Decision = Annotated[Allow | Deny | Hold, Field(discriminator="kind")]

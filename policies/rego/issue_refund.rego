@@ -1,0 +1,60 @@
+# issue_refund: refund (part of) an order of the caller's tenant, within limits.
+package firewall
+
+import rego.v1
+
+import data.firewall.settings
+
+governed_tools contains "issue_refund"
+
+refund_order := input.context.facts.order if tool_name == "issue_refund"
+
+refund_amount := input.args.amount if {
+	tool_name == "issue_refund"
+	is_number(input.args.amount)
+}
+
+deny contains sprintf("unknown order '%v'; refund only an existing order", [input.args.order_id]) if {
+	tool_name == "issue_refund"
+	not is_object(refund_order)
+}
+
+deny contains sprintf("order '%v' belongs to another tenant; refund only your own tenant's orders", [refund_order.id]) if {
+	refund_order.tenant != input.principal.tenant
+}
+
+deny contains "refund amount must be a number" if {
+	tool_name == "issue_refund"
+	not is_number(input.args.amount)
+}
+
+deny contains sprintf("refund amount must be positive, got %v", [refund_amount]) if {
+	refund_amount <= 0
+}
+
+deny contains sprintf("refund exceeds the order amount (%v > %v)", [refund_amount, refund_order.amount]) if {
+	refund_amount > refund_order.amount
+}
+
+deny contains sprintf("refund of %v exceeds the hard cap of %v; escalate to a human", [refund_amount, settings.refund_hard_cap]) if {
+	refund_amount > settings.refund_hard_cap
+}
+
+hold contains sprintf("refund of %v is above the auto-approve limit of %v; a supervisor must approve it", [refund_amount, settings.refund_auto_approve_limit]) if {
+	refund_amount > settings.refund_auto_approve_limit
+}
+
+hold contains sprintf("refunds above %v need two supervisors to approve", [settings.refund_two_approver_threshold]) if {
+	refund_amount > settings.refund_two_approver_threshold
+}
+
+hold_quorum contains 2 if {
+	refund_amount > settings.refund_two_approver_threshold
+}
+
+allowed_tools contains "issue_refund" if {
+	refund_order.tenant == input.principal.tenant
+	refund_amount > 0
+	refund_amount <= refund_order.amount
+	refund_amount <= settings.refund_auto_approve_limit
+}

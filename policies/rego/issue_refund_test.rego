@@ -1,0 +1,108 @@
+package firewall_test.issue_refund
+
+import rego.v1
+
+import data.firewall
+
+test_refund_within_auto_limit_is_allowed if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": 100, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t1", "amount": 8000, "customer_id": "c1"}}}
+	d == {"outcome": "allow", "reasons": [], "obligations": {}}
+}
+
+test_refund_above_auto_limit_is_held_for_one_supervisor if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": 100.5, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t1", "amount": 8000, "customer_id": "c1"}}}
+	d.outcome == "hold"
+	d.reasons == ["refund of 100.5 is above the auto-approve limit of 100; a supervisor must approve it"]
+	d.obligations == {"approvers": "supervisors", "quorum": 1, "ttl_s": 900}
+}
+
+test_refund_at_two_approver_threshold_needs_one_approver if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": 5000, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t1", "amount": 8000, "customer_id": "c1"}}}
+	d.outcome == "hold"
+	d.obligations.quorum == 1
+}
+
+test_refund_above_two_approver_threshold_needs_two_approvers if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": 6000, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t1", "amount": 8000, "customer_id": "c1"}}}
+	d.outcome == "hold"
+	d.obligations == {"approvers": "supervisors", "quorum": 2, "ttl_s": 900}
+	d.reasons == [
+		"refund of 6000 is above the auto-approve limit of 100; a supervisor must approve it",
+		"refunds above 5000 need two supervisors to approve",
+	]
+}
+
+test_refund_of_unknown_order_is_denied if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o404", "amount": 10, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": null}}
+	d.outcome == "deny"
+	d.reasons == ["unknown order 'o404'; refund only an existing order"]
+}
+
+test_refund_of_other_tenants_order_is_denied if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": 10, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t2", "amount": 8000, "customer_id": "c1"}}}
+	d.outcome == "deny"
+	d.reasons == ["order 'o1' belongs to another tenant; refund only your own tenant's orders"]
+}
+
+test_zero_refund_is_denied if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": 0, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t1", "amount": 8000, "customer_id": "c1"}}}
+	d.outcome == "deny"
+	d.reasons == ["refund amount must be positive, got 0"]
+}
+
+test_non_numeric_refund_is_denied if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": "50", "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t1", "amount": 8000, "customer_id": "c1"}}}
+	d.outcome == "deny"
+	d.reasons == ["refund amount must be a number"]
+}
+
+test_refund_above_order_amount_is_denied if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": 60, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t1", "amount": 50, "customer_id": "c1"}}}
+	d.outcome == "deny"
+	d.reasons == ["refund exceeds the order amount (60 > 50)"]
+}
+
+test_refund_above_hard_cap_is_denied if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": 10001, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t1", "amount": 20000, "customer_id": "c1"}}}
+	d.outcome == "deny"
+	d.reasons == ["refund of 10001 exceeds the hard cap of 10000; escalate to a human"]
+}
+
+test_every_deny_reason_is_reported if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": 12000, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t2", "amount": 50, "customer_id": "c1"}}}
+	d.outcome == "deny"
+	count(d.reasons) == 3
+}

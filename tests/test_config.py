@@ -1,0 +1,78 @@
+"""firewall.toml parsing: valid files load, bad files name the wrong key."""
+
+from pathlib import Path
+
+import pytest
+
+from firewall.config import load_config, parse_config
+from firewall.errors import ConfigError
+from firewall.types import Risk
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "support_agent" / "firewall.toml"
+
+
+def minimal(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {"tools": [{"name": "crm_lookup", "scope": "crm:read"}]}
+    data.update(overrides)
+    return data
+
+
+def test_example_config_loads_with_paths_resolved_against_the_file() -> None:
+    config = load_config(EXAMPLE)
+    assert [tool.name for tool in config.tools] == ["crm_lookup", "issue_refund", "charge_card"]
+    assert config.tools[2].risk is Risk.CRITICAL
+    assert config.policy.dir == (EXAMPLE.parent / "../../policies/rego").resolve()
+    assert config.approvers["supervisors"] == frozenset({"alice", "carol"})
+    assert config.storage.audit().startswith("sqlite:////")
+
+
+def test_bad_risk_names_the_key() -> None:
+    tools = [{"name": "crm_lookup", "scope": "crm:read", "risk": "extreme"}]
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(tools=tools))
+    assert info.value.key == "tools[0].risk"
+
+
+def test_bad_rate_limit_names_the_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(rate_limits=[{"limit": "5 per fortnight"}]))
+    assert info.value.key == "rate_limits[0].limit"
+    assert "fortnight" in str(info.value)
+
+
+def test_unknown_key_is_rejected() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(storage={"urll": "sqlite:///x.db"}))
+    assert info.value.key == "storage.urll"
+
+
+def test_no_tools_is_an_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"tools": []})
+    assert info.value.key == "tools"
+
+
+def test_duplicate_tool_names_are_an_error() -> None:
+    tool = {"name": "crm_lookup", "scope": "crm:read"}
+    with pytest.raises(ConfigError, match="duplicate tool names: crm_lookup"):
+        parse_config({"tools": [tool, tool]})
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "firewall.toml"
+    path.write_text("[[tools]\nname = 1", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == str(path)
+    assert "not valid TOML" in str(info.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_relative_sqlite_urls_resolve_against_the_config_dir(tmp_path: Path) -> None:
+    config = parse_config(minimal(storage={"url": "sqlite:///data/fw.db"}), tmp_path)
+    assert config.storage.url == f"sqlite:///{tmp_path.resolve()}/data/fw.db"
+    assert config.storage.approvals() == config.storage.url
