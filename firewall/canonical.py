@@ -10,7 +10,7 @@ import rfc8785
 
 def canonical_json(value: Any) -> bytes:
     """Serialise ``value`` as RFC 8785 canonical JSON (sorted keys, fixed number format)."""
-    return rfc8785.dumps(value)  # type: ignore[no-any-return]
+    return rfc8785.dumps(value)
 
 
 def sha256_hex(data: bytes) -> str:

@@ -12,10 +12,11 @@ import structlog
 
 from firewall.approvals.models import HoldRecord, HoldState
 from firewall.approvals.service import ApprovalService
-from firewall.audit.events import AuditEvent, AuditSink
-from firewall.canonical import canonical_json, sha256_hex
+from firewall.audit.events import AuditSink
+from firewall.canonical import canonical_json
 from firewall.errors import ApprovalError, FirewallError
 from firewall.policy.engine import PolicyEngine
+from firewall.recording import decision_event, outcome_event
 from firewall.registry import ToolRegistry
 from firewall.settings import GateSettings
 from firewall.stages.base import CallContext, Stage
@@ -101,7 +102,7 @@ class Firewall:
     def guard(self, call: ToolCall) -> Allow | Deny | Hold:
         """Run the stages, store a hold if the policy asks, and audit the decision."""
         ctx = CallContext(call=call)
-        decision = self._run_stages(ctx)
+        decision: Allow | Deny | Hold = self._run_stages(ctx)
         if isinstance(decision, Allow) and ctx.policy and ctx.policy.outcome == "hold":
             decision = self._place_hold(ctx)
         return self._refusal_if_unaudited(ctx, decision) or decision
@@ -172,7 +173,10 @@ class Firewall:
             try:
                 self.approvals.consume(hold.hold_id, ctx.call.binding_digest())
             except ApprovalError as exc:
-                return ctx.deny(DenyCode.APPROVAL_MISMATCH, str(exc))
+                code = DenyCode.APPROVAL_EXPIRED if exc.code == "expired" else (
+                    DenyCode.APPROVAL_MISMATCH
+                )
+                return ctx.deny(code, str(exc))
             except FirewallError as exc:
                 return ctx.deny(DenyCode.STORE_ERROR, f"approval store unavailable ({exc})")
             return Allow(call_id=ctx.call.call_id)
@@ -241,41 +245,11 @@ class Firewall:
         return Executed(call_id=call.call_id, value=value, hold_id=hold_id)
 
     def _audit_outcome(self, call: ToolCall, outcome: str, error: str | None) -> None:
-        event = AuditEvent(
-            event="outcome",
-            call_id=call.call_id,
-            principal=call.principal.policy_view(),
-            tool=call.tool,
-            outcome=outcome,
-            details={"error": error} if error else {},
-        )
         try:
-            self.audit.append(event)
+            self.audit.append(outcome_event(call, outcome, error))
         except Exception:  # noqa: BLE001 - the effect happened; the call stays "in doubt"
             log.exception("outcome_not_audited", call_id=call.call_id, outcome=outcome)
 
     def close(self) -> None:
         """Release the policy engine."""
         self.policy.close()
-
-
-def decision_event(ctx: CallContext, decision: Allow | Deny | Hold, revision: str) -> AuditEvent:
-    """The audit record of one decision."""
-    details: dict[str, object] = {"stage": ctx.stage}
-    if isinstance(decision, Hold):
-        details |= {"hold_id": decision.hold_id, "approvers": decision.approvers,
-                    "quorum": decision.quorum, "expires_at": decision.expires_at.isoformat()}
-    if isinstance(decision, Deny) and decision.retry_after_s is not None:
-        details["retry_after_s"] = round(decision.retry_after_s, 3)
-    return AuditEvent(
-        event="decision",
-        call_id=ctx.call.call_id,
-        principal=ctx.call.principal.policy_view(),
-        tool=ctx.call.tool,
-        outcome=decision.kind,
-        code=decision.code.value if isinstance(decision, Deny) else None,
-        reasons=decision.reasons if not isinstance(decision, Allow) else (),
-        policy_revision=revision,
-        args_digest="sha256:" + sha256_hex(ctx.args_json) if ctx.args_json else None,
-        details=details,
-    )

@@ -11,7 +11,7 @@ from jsonschema.protocols import Validator
 from firewall.errors import ConfigError
 from firewall.types import ToolSpec
 
-ANY_OBJECT: Mapping[str, Any] = {"type": "object"}
+ANY_OBJECT: dict[str, Any] = {"type": "object"}
 
 
 def _compile(spec: ToolSpec) -> Validator:

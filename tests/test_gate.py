@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from firewall.errors import AuditError, PolicyError
 from firewall.gate import Executed
 from firewall.settings import GateSettings
 from firewall.stages.limits import RateLimitRule
+from firewall.testing.approver import ScriptedApprover, Verdict, always
 from firewall.types import Allow, Deny, DenyCode, Hold, Principal, ToolCall
 from tests.gate_helpers import AGENT, call, make_rig
 
@@ -185,43 +185,27 @@ def test_tool_error_is_audited_and_propagates(tmp_path: Path) -> None:
     assert outcome.details == {"error": "RuntimeError"}
 
 
-def _approve_when_pending(rig_approvals: object, approver: str, deny: bool = False) -> None:
-    service = rig_approvals
-    for _ in range(500):
-        pending = [h for h in service.pending()]  # type: ignore[attr-defined]
-        if pending:
-            if deny:
-                service.deny(pending[0].hold_id, approver, "not today")  # type: ignore[attr-defined]
-            else:
-                service.approve(pending[0].hold_id, approver)  # type: ignore[attr-defined]
-            return
-        threading.Event().wait(0.01)
-
-
 def test_held_call_runs_once_approved_by_a_supervisor(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     the_call = call("refund", amount=500)
-    approver = threading.Thread(target=_approve_when_pending, args=(rig.approvals, "alice"))
-    approver.start()
-    result = rig.firewall.run(the_call, rig.tool("refunded"))
-    approver.join()
+    with ScriptedApprover(rig.approvals, always("approve", "alice")).running():
+        result = rig.firewall.run(the_call, rig.tool("refunded"))
     assert isinstance(result, Executed)
     assert result.hold_id is not None
     assert rig.ran == ["refunded"]
-    events = [(r.event, r.outcome) for r in rig.records(the_call.call_id)]
-    assert events[0] == ("hold_created", None) or events[0][0] == "hold_created"
-    assert ("decision", "hold") in events
-    assert events[-2:] == [("decision", "allow"), ("outcome", "ok")]
+    events = [r.event for r in rig.records(the_call.call_id)]
+    assert events[:2] == ["hold_created", "decision"]
+    assert "hold_decided" in events
+    assert events[-2:] == ["decision", "outcome"]
+    assert rig.records(the_call.call_id)[1].outcome == "hold"
+    assert rig.records(the_call.call_id)[-2].outcome == "allow"
 
 
 def test_held_call_denied_by_a_supervisor_does_not_run(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
-    approver = threading.Thread(
-        target=_approve_when_pending, args=(rig.approvals, "carol", True)
-    )
-    approver.start()
-    result = rig.firewall.run(call("refund", amount=500), rig.tool())
-    approver.join()
+    verdict = Verdict("deny", "carol", "not today")
+    with ScriptedApprover(rig.approvals, lambda _hold: verdict).running():
+        result = rig.firewall.run(call("refund", amount=500), rig.tool())
     assert isinstance(result, Deny)
     assert result.code is DenyCode.APPROVAL_DENIED
     assert result.reasons == ("denied by carol: not today",)
@@ -292,11 +276,9 @@ async def test_async_hold_waits_without_blocking_the_loop(tmp_path: Path) -> Non
     async def execute() -> str:
         return "refunded"
 
-    approver = threading.Thread(target=_approve_when_pending, args=(rig.approvals, "alice"))
-    approver.start()
-    result, _ = await asyncio.gather(
-        rig.firewall.arun(call("refund", amount=500), execute), ticker()
-    )
-    approver.join()
+    with ScriptedApprover(rig.approvals, always("approve", "alice")).running():
+        result, _ = await asyncio.gather(
+            rig.firewall.arun(call("refund", amount=500), execute), ticker()
+        )
     assert isinstance(result, Executed)
     assert ticks == [0, 1, 2, 3, 4]

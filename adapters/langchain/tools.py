@@ -37,7 +37,10 @@ class GuardedTool(BaseTool):
 
     def _call(self, kwargs: dict[str, Any]) -> ToolCall:
         return ToolCall(
-            tool=self.name, args=_plain(kwargs), principal=self.principal, session_id=self.session_id
+            tool=self.name,
+            args=_plain(kwargs),
+            principal=self.principal,
+            session_id=self.session_id,
         )
 
     def _run(self, config: RunnableConfig, **kwargs: Any) -> Any:

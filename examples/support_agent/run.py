@@ -14,10 +14,11 @@ from rich.console import Console
 from firewall.audit.verify import verify_store
 from firewall.config import FirewallConfig, load_config
 from firewall.factory import build_firewall
+from firewall.gate import Firewall
 
 from .agent import SCRIPT, build_agent, scripted_turns
 from .backends import Backends
-from .supervisor import ScriptedSupervisor, print_manual_instructions
+from .supervisor import print_manual_instructions, scripted_supervisor
 
 CONFIG_PATH = Path(__file__).with_name("firewall.toml")
 
@@ -63,14 +64,13 @@ def _describe(message: ToolMessage, call_text: str, tally: Tally) -> str:
 
 @contextmanager
 def _approver(
-    mode: str, config: FirewallConfig, console: Console, data_dir: Path
+    mode: str, firewall: Firewall, console: Console, data_dir: Path
 ) -> Iterator[None]:
     if mode == "manual":
         print_manual_instructions(console, data_dir)
         yield
         return
-    supervisor = ScriptedSupervisor(config, console, approver="alice")
-    with supervisor.running():
+    with scripted_supervisor(firewall.approvals, console):
         yield
 
 
@@ -85,7 +85,7 @@ def main(data_dir: Path = Path(".firewall"), approver: str = "scripted") -> int:
     agent = build_agent(firewall, backends.tools(), turns)
     console.rule("Agent Firewall demo: support agent 'support-bot-1' (tenant acme)")
     tally = Tally()
-    with _approver(approver, config, console, data_dir):
+    with _approver(approver, firewall, console, data_dir):
         request = {"messages": [HumanMessage("Please sort out customer c-100's orders.")]}
         for update in agent.stream(request, stream_mode="updates"):
             for node in update.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Protocol
 
-from firewall.approvals.models import HoldRecord, HoldState
+from firewall.approvals.models import DECISION_FIELDS, HoldRecord, HoldState
 
 
 class ApprovalStore(Protocol):
@@ -39,6 +39,6 @@ def check_successor(old: HoldRecord, new: HoldRecord) -> None:
     """
     if new.version != old.version + 1:
         raise ValueError(f"new version must be {old.version + 1}, got {new.version}")
-    mutable = {"state", "approvals", "decided_by", "decided_at", "decision_reason", "version"}
-    if old.model_dump(exclude=mutable) != new.model_dump(exclude=mutable):
+    decision = set(DECISION_FIELDS)
+    if old.model_dump(exclude=decision) != new.model_dump(exclude=decision):
         raise ValueError(f"hold {old.hold_id}: only the decision fields may change")

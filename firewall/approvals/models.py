@@ -19,6 +19,10 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
 """A timezone-aware datetime, normalised to UTC (naive datetimes are rejected)."""
 
 
+DECISION_FIELDS = ("state", "approvals", "decided_by", "decided_at", "decision_reason", "version")
+"""The only fields of a hold that change after it is created."""
+
+
 class HoldState(StrEnum):
     """Where a hold is in its life: pending, then decided once, then maybe executed."""
 

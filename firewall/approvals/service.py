@@ -8,16 +8,17 @@ before it is raised. A store or audit failure propagates: the pipeline fails clo
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from datetime import UTC, datetime
-from typing import Any, NoReturn
 
+from firewall.approvals.auditing import HoldAuditor
 from firewall.approvals.base import ApprovalStore
 from firewall.approvals.models import HoldRecord, HoldState
+from firewall.approvals.notify import AsyncSleeper, AsyncWakeup, DecisionNotifier, Sleeper, Wakeup
 from firewall.approvals.waiting import Backoff
-from firewall.audit.events import AuditEvent, AuditSink
-from firewall.errors import ApprovalError, ConfigError, StoreError
+from firewall.audit.events import AuditSink
+from firewall.errors import ConfigError, StoreError
 from firewall.types import Hold, ToolCall
 
 MAX_CAS_ATTEMPTS = 32
@@ -34,7 +35,8 @@ class ApprovalService:
     """Opens, decides, expires and consumes holds in ``store``, auditing each step.
 
     ``groups`` maps an approver group name to the ids of its members; a hold whose
-    group is not configured here can be decided by nobody.
+    group is not configured here can be decided by nobody. ``notifier`` (optional)
+    announces every change so that waiters in other processes wake at once.
     """
 
     def __init__(
@@ -43,24 +45,34 @@ class ApprovalService:
         audit: AuditSink,
         groups: Mapping[str, Collection[str]],
         clock: Callable[[], datetime] = utc_now,
+        notifier: DecisionNotifier | None = None,
     ) -> None:
         self._store = store
-        self._audit = audit
+        self._audit = HoldAuditor(audit)
         self._groups = _checked_groups(groups)
         self._clock = clock
+        self.notifier = notifier
+
+    @property
+    def groups(self) -> Mapping[str, frozenset[str]]:
+        """The approver groups: name -> member ids."""
+        return self._groups
 
     def open(self, call: ToolCall, hold: Hold, *, money_arg: str | None = None) -> HoldRecord:
         """Store the pending hold of ``call`` and audit ``hold_created``."""
         record = HoldRecord.from_call(call, hold, self._clock(), money_arg=money_arg)
         self._store.create(record)
-        details = {
-            "hold_id": record.hold_id,
-            "approvers": record.approvers,
-            "quorum": record.quorum,
-            "expires_at": record.expires_at.isoformat(),
-        }
-        self._audit.append(_event("hold_created", record, details, reasons=record.reasons))
+        self._audit.created(record)
+        self._notify(record.hold_id)
         return record
+
+    def get(self, hold_id: str) -> HoldRecord | None:
+        """The hold ``hold_id`` as stored, or None."""
+        return self._store.get(hold_id)
+
+    def pending(self) -> list[HoldRecord]:
+        """The holds still waiting for a decision, oldest first (some may be overdue)."""
+        return self._store.list(HoldState.PENDING)
 
     def approve(self, hold_id: str, approver: str) -> HoldRecord:
         """Count ``approver``'s approval; the hold is approved once the quorum is met."""
@@ -70,7 +82,7 @@ class ApprovalService:
                 message = (
                     f"{approver!r} already approved hold {hold_id}; approvals must be distinct"
                 )
-                self._refuse("already_approved", message, hold_id, approver, record)
+                self._audit.refuse("already_approved", message, hold_id, approver, record)
             return record.with_approval(approver, now)
 
         return self._decide(hold_id, approver, step)
@@ -84,18 +96,15 @@ class ApprovalService:
     def expire_due(self, now: datetime | None = None) -> list[HoldRecord]:
         """Expire every pending hold whose expiry time has passed; return them."""
         now = self._clock() if now is None else now
-        expired = []
-        for due in self._store.list(HoldState.PENDING):
-            for _ in range(MAX_CAS_ATTEMPTS):
-                record = self._store.get(due.hold_id)
-                if record is None or record.state is not HoldState.PENDING:
-                    break
-                if not record.is_due(now):
-                    break
-                if (result := self._try_expire(record, now)) is not None:
-                    expired.append(result)
-                    break
-        return expired
+        expired = (self._expire_if_due(due.hold_id, now) for due in self.pending())
+        return [record for record in expired if record is not None]
+
+    def expire_unused(self, now: datetime | None = None) -> list[HoldRecord]:
+        """Expire every approved hold whose approval was not used before its expiry."""
+        now = self._clock() if now is None else now
+        due = [r for r in self._store.list(HoldState.APPROVED) if r.is_due(now)]
+        expired = (self._try_expire(record, now) for record in due)
+        return [record for record in expired if record is not None]
 
     def consume(self, hold_id: str, digest: str) -> HoldRecord:
         """Use the approval of ``hold_id`` for the one call whose binding digest is ``digest``.
@@ -108,21 +117,22 @@ class ApprovalService:
             now = self._clock()
             if record.state is HoldState.EXECUTED:
                 message = f"the approval of hold {hold_id} was already used; it authorises one run"
-                self._refuse("already_used", message, hold_id, None, record)
+                self._audit.refuse("already_used", message, hold_id, None, record)
             if record.state is not HoldState.APPROVED:
-                self._refuse_settled(record, None, "run")
+                self._audit.refuse_settled(record, None, "run")
             if record.digest != digest:
                 message = (
                     f"hold {hold_id} approved a different call (tool, args or principal differ)"
                 )
-                self._refuse("digest_mismatch", message, hold_id, None, record)
+                self._audit.refuse("digest_mismatch", message, hold_id, None, record)
             if record.is_due(now):
                 if (expired := self._try_expire(record, now)) is not None:
-                    self._refuse_settled(expired, None, "run")
+                    self._audit.refuse_settled(expired, None, "run")
                 continue
             executed = record.with_execution()
             if self._store.compare_and_set(record, executed):
-                self._audit_decision(executed, "executed", None, None)
+                self._audit.decided(executed, "executed", None)
+                self._notify(hold_id)
                 return executed
         raise StoreError(f"hold {hold_id}: gave up after {MAX_CAS_ATTEMPTS} conflicting updates")
 
@@ -139,11 +149,12 @@ class ApprovalService:
         With ``timeout_s``, return the still-pending hold after sleeping that long.
         """
         backoff = Backoff(poll_initial_s, poll_max_s, timeout_s)
-        while True:
-            record = self._poll(hold_id)
-            if record.state is not HoldState.PENDING or backoff.exhausted:
-                return record
-            time.sleep(backoff.next_delay())
+        with self._subscribe(hold_id) as wakeup:
+            while True:
+                record = self._poll(hold_id)
+                if record.state is not HoldState.PENDING or backoff.exhausted:
+                    return record
+                wakeup.wait(backoff.next_delay())
 
     async def await_decision(
         self,
@@ -155,11 +166,26 @@ class ApprovalService:
     ) -> HoldRecord:
         """The async twin of :meth:`wait`; store calls run in a worker thread."""
         backoff = Backoff(poll_initial_s, poll_max_s, timeout_s)
-        while True:
-            record = await asyncio.to_thread(self._poll, hold_id)
-            if record.state is not HoldState.PENDING or backoff.exhausted:
-                return record
-            await asyncio.sleep(backoff.next_delay())
+        async with self._asubscribe(hold_id) as wakeup:
+            while True:
+                record = await asyncio.to_thread(self._poll, hold_id)
+                if record.state is not HoldState.PENDING or backoff.exhausted:
+                    return record
+                await wakeup.wait(backoff.next_delay())
+
+    def _subscribe(self, hold_id: str) -> AbstractContextManager[Wakeup]:
+        if self.notifier is None:
+            return nullcontext(Sleeper())
+        return self.notifier.subscribe(hold_id)
+
+    def _asubscribe(self, hold_id: str) -> AbstractAsyncContextManager[AsyncWakeup]:
+        if self.notifier is None:
+            return nullcontext(AsyncSleeper())
+        return self.notifier.asubscribe(hold_id)
+
+    def _notify(self, hold_id: str) -> None:
+        if self.notifier is not None:
+            self.notifier.publish(hold_id)
 
     def _decide(self, hold_id: str, approver: str, step: Step) -> HoldRecord:
         for _ in range(MAX_CAS_ATTEMPTS):
@@ -170,7 +196,7 @@ class ApprovalService:
                     continue
                 record = expired
             if record.state is not HoldState.PENDING:
-                self._refuse_settled(record, approver, "decide")
+                self._audit.refuse_settled(record, approver, "decide")
             self._check_eligible(record, approver)
             decided = step(record, now)
             if self._store.compare_and_set(record, decided):
@@ -179,7 +205,8 @@ class ApprovalService:
                     if decided.state is HoldState.PENDING
                     else decided.state.value
                 )
-                self._audit_decision(decided, outcome, approver, decided.decision_reason)
+                self._audit.decided(decided, outcome, approver)
+                self._notify(hold_id)
                 return decided
         raise StoreError(f"hold {hold_id}: gave up after {MAX_CAS_ATTEMPTS} conflicting updates")
 
@@ -187,16 +214,16 @@ class ApprovalService:
         hold_id, group = record.hold_id, record.approvers
         if approver in record.requesters:
             message = f"{approver!r} requested the call held by {hold_id} and may not decide it"
-            self._refuse("self_approval", message, hold_id, approver, record)
+            self._audit.refuse("self_approval", message, hold_id, approver, record)
         if group is None:
             message = f"hold {hold_id} names no approver group, so nobody may decide it"
-            self._refuse("not_an_approver", message, hold_id, approver, record)
+            self._audit.refuse("not_an_approver", message, hold_id, approver, record)
         if group not in self._groups:
             message = f"approver group {group!r} is not configured, so nobody may decide {hold_id}"
-            self._refuse("not_an_approver", message, hold_id, approver, record)
+            self._audit.refuse("not_an_approver", message, hold_id, approver, record)
         if approver not in self._groups[group]:
             message = f"{approver!r} is not in approver group {group!r} of hold {hold_id}"
-            self._refuse("not_an_approver", message, hold_id, approver, record)
+            self._audit.refuse("not_an_approver", message, hold_id, approver, record)
 
     def _poll(self, hold_id: str) -> HoldRecord:
         record = self._load(hold_id, None)
@@ -205,66 +232,30 @@ class ApprovalService:
             return self._try_expire(record, now) or record
         return record
 
+    def _expire_if_due(self, hold_id: str, now: datetime) -> HoldRecord | None:
+        for _ in range(MAX_CAS_ATTEMPTS):
+            record = self._store.get(hold_id)
+            if record is None or record.state is not HoldState.PENDING or not record.is_due(now):
+                return None
+            if (expired := self._try_expire(record, now)) is not None:
+                return expired
+        raise StoreError(f"hold {hold_id}: gave up after {MAX_CAS_ATTEMPTS} conflicting updates")
+
     def _try_expire(self, record: HoldRecord, now: datetime) -> HoldRecord | None:
         expired = record.with_expiry(now)
         if not self._store.compare_and_set(record, expired):
             return None
-        self._audit_decision(expired, "expired", None, expired.decision_reason)
+        self._audit.decided(expired, "expired", None)
+        self._notify(record.hold_id)
         return expired
 
     def _load(self, hold_id: str, approver: str | None) -> HoldRecord:
         record = self._store.get(hold_id)
         if record is None:
-            self._refuse("unknown_hold", f"there is no hold {hold_id!r}", hold_id, approver, None)
+            self._audit.refuse(
+                "unknown_hold", f"there is no hold {hold_id!r}", hold_id, approver, None
+            )
         return record
-
-    def _refuse_settled(self, record: HoldRecord, approver: str | None, action: str) -> NoReturn:
-        hold_id, state = record.hold_id, record.state
-        if state is HoldState.EXPIRED:
-            message = f"hold {hold_id} expired at {record.expires_at.isoformat()}; cannot {action}"
-            self._refuse("expired", message, hold_id, approver, record)
-        by = f" by {', '.join(record.decided_by)}" if record.decided_by else ""
-        message = f"hold {hold_id} is {state.value}{by}; cannot {action} it"
-        self._refuse("not_pending", message, hold_id, approver, record)
-
-    def _refuse(
-        self,
-        code: str,
-        message: str,
-        hold_id: str,
-        approver: str | None,
-        record: HoldRecord | None,
-    ) -> NoReturn:
-        details: dict[str, Any] = {"hold_id": hold_id, "approver": approver}
-        if record is None:
-            event = AuditEvent(event="approval_refused", code=code, details=details)
-        else:
-            event = _event("approval_refused", record, details, code=code)
-        self._audit.append(event)
-        raise ApprovalError(code, message, hold_id=hold_id)
-
-    def _audit_decision(
-        self, record: HoldRecord, outcome: str, approver: str | None, reason: str | None
-    ) -> None:
-        details = {
-            "hold_id": record.hold_id,
-            "approver": approver,
-            "reason": reason,
-            "approvals": list(record.approvals),
-        }
-        self._audit.append(_event("hold_decided", record, details, outcome=outcome))
-
-
-def _event(event: str, record: HoldRecord, details: dict[str, Any], **fields: Any) -> AuditEvent:
-    """An audit event about ``record``'s call."""
-    return AuditEvent(
-        event=event,
-        call_id=record.call_id,
-        principal=record.principal,
-        tool=record.tool,
-        details=details,
-        **fields,
-    )
 
 
 def _checked_groups(groups: Mapping[str, Collection[str]]) -> dict[str, frozenset[str]]:

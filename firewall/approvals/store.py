@@ -36,7 +36,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from firewall.approvals.base import check_successor
-from firewall.approvals.models import HoldRecord, HoldState
+from firewall.approvals.models import DECISION_FIELDS, HoldRecord, HoldState
 from firewall.errors import ConfigError, MissingDependencyError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -103,12 +103,16 @@ class SqlApprovalStore:
     """
 
     def __init__(self, url: str) -> None:
-        self._engine, in_memory = _make_engine(url)
+        self._engine, in_memory = make_engine(url)
         self._lock = threading.Lock() if in_memory else nullcontext()
-        with self._connection(begin=True) as conn:
-            conn.execute(CreateTable(holds_table, if_not_exists=True))
-            for index in _indexes:
-                conn.execute(CreateIndex(index, if_not_exists=True))
+        try:
+            with self._connection(begin=True) as conn:
+                conn.execute(CreateTable(holds_table, if_not_exists=True))
+                for index in _indexes:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
+        except StoreError:
+            self._engine.dispose()
+            raise
 
     def create(self, record: HoldRecord) -> None:
         """Store a new hold; a duplicate hold id is a :class:`StoreError`."""
@@ -134,8 +138,7 @@ class SqlApprovalStore:
         """Write ``new`` iff the stored hold is still at ``old.version``; True iff it won."""
         check_successor(old, new)
         row = _to_row(new)
-        changes = {name: row[name] for name in ("state", "approvals", "decided_by")}
-        changes |= {name: row[name] for name in ("decided_at", "decision_reason", "version")}
+        changes = {name: row[name] for name in DECISION_FIELDS}
         statement = (
             update(holds_table)
             .where(holds_table.c.hold_id == old.hold_id, holds_table.c.version == old.version)
@@ -145,8 +148,14 @@ class SqlApprovalStore:
             return conn.execute(statement).rowcount == 1
 
     def close(self) -> None:
-        """Release the connection pool."""
+        """Release every pooled connection."""
         self._engine.dispose()
+
+    def __enter__(self) -> SqlApprovalStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @contextmanager
     def _connection(self, *, begin: bool = False) -> Iterator[Connection]:
@@ -161,7 +170,8 @@ class SqlApprovalStore:
             raise StoreError(f"approval store failed: {_describe(exc)}") from exc
 
 
-def _make_engine(url: str) -> tuple[Engine, bool]:
+def make_engine(url: str) -> tuple[Engine, bool]:
+    """An engine for ``url`` (SQLite: WAL and busy timeout); True if in-memory SQLite."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:

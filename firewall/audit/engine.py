@@ -69,8 +69,8 @@ def snapshot_options(engine: Engine) -> dict[str, Any]:
 
 def _require_sqlite_file(url: URL) -> None:
     database = url.database or ""
-    in_memory = database in {"", ":memory:"} or database.startswith("file:")
-    if not in_memory and not Path(database).is_file():
+    plain_path = database not in {"", ":memory:"} and not database.startswith("file:")
+    if plain_path and not Path(database).is_file():
         raise AuditError(f"audit database file {database} does not exist")
 
 

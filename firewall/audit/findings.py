@@ -10,27 +10,48 @@ from pydantic import computed_field
 from firewall.types import Frozen
 
 Status = Literal["valid", "tampered", "inconclusive"]
+Severity = Literal["tampered", "inconclusive", "info"]
 
 
 class FindingKind(StrEnum):
-    """What is wrong with the chain at one place."""
+    """What is wrong (or worth knowing) at one place of the log."""
 
     HASH_MISMATCH = "hash_mismatch"
     BROKEN_LINK = "broken_link"
     SEQUENCE_GAP = "sequence_gap"
-    TRUNCATION = "truncation"
-    HEAD_MISMATCH = "head_mismatch"
+    MALFORMED = "malformed"
     UNSUPPORTED_VERSION = "unsupported_version"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_KEY = "unknown_key"
+    UNSIGNED_TAIL = "unsigned_tail"
+    TRUNCATION = "truncation"
+    CHECKPOINT_INCONSISTENCY = "checkpoint_inconsistency"
+    HEAD_MISMATCH = "head_mismatch"
+    STALE_HEAD = "stale_head"
+    ERASED = "erased"
+
+
+SEVERITY: dict[FindingKind, Severity] = {
+    FindingKind.UNSUPPORTED_VERSION: "inconclusive",
+    FindingKind.STALE_HEAD: "inconclusive",
+    FindingKind.ERASED: "info",
+}
 
 
 class Finding(Frozen):
-    """One problem; ``seq`` is the first sequence number it affects."""
+    """One finding; ``seq`` is the first sequence number it affects."""
 
     kind: FindingKind
     seq: int
     expected: str | None
     found: str | None
     message: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def severity(self) -> Severity:
+        """``tampered``, ``inconclusive`` or ``info`` (an erasure is not a problem)."""
+        return SEVERITY.get(self.kind, "tampered")
 
 
 class InDoubtCall(Frozen):
@@ -50,11 +71,13 @@ class ExitStatus(IntEnum):
 
 
 class VerifyReport(Frozen):
-    """The verdict on one chain.
+    """The verdict on one log.
 
-    ``first_finding`` is the finding at ``first_bad_seq``; ``findings`` holds at most the first 100 findings; ``findings_total`` counts all.
-    ``error`` says why the log could not be read (fully): the verdict is then
-    ``inconclusive`` unless what was read already shows tampering.
+    ``first_finding`` is the first problem (not ``info``) by sequence number.
+    ``findings`` holds at most the first 100 findings; ``findings_total`` counts all.
+    ``signed_through`` is the last seq covered by a checkpoint signed with a trusted key
+    and consistent with the records. ``error`` says why the log could not be checked
+    fully: the verdict is then ``inconclusive`` unless what was read shows tampering.
     """
 
     status: Status
@@ -66,6 +89,12 @@ class VerifyReport(Frozen):
     first_seq: int | None = None
     last_seq: int | None = None
     head: tuple[int, str] | None = None
+    root: str | None = None
+    origin: str | None = None
+    signed_through: int = 0
+    checkpoints_checked: int = 0
+    trusted_keys: tuple[str, ...] = ()
+    erased_subjects: int = 0
     in_doubt: tuple[InDoubtCall, ...] = ()
     error: str | None = None
 
@@ -79,3 +108,22 @@ class VerifyReport(Frozen):
     def exit_status(self) -> ExitStatus:
         """0 valid, 1 tampered, 2 inconclusive."""
         return ExitStatus[self.status.upper()]
+
+    def summary(self) -> str:
+        """One line: the verdict and where the log first breaks (or what it covers)."""
+        first = self.first_finding
+        if self.status == "tampered" and first is not None:
+            return (
+                f"TAMPERED: first bad record seq {first.seq}: {first.kind.value}: "
+                f"expected {first.expected}, found {first.found}"
+            )
+        if self.status == "inconclusive":
+            reason = self.error or (first.message if first else "unknown")
+            return f"INCONCLUSIVE: {reason} ({self.records_checked} records checked)"
+        if self.head is None:
+            return f"OK: {self.records_checked} records verified (empty log)"
+        erased = f", {self.erased_subjects} erased subject(s)" if self.erased_subjects else ""
+        return (
+            f"OK: {self.records_checked} records (seq {self.first_seq}..{self.last_seq}) "
+            f"verified, head {self.head[1]}, signed through seq {self.signed_through}{erased}"
+        )

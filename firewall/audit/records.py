@@ -1,37 +1,42 @@
-"""The chained audit record (format version 1) and the hash that seals it.
+"""The chained audit record, format version 2, and the hash that seals it.
 
-A record is an :class:`AuditEvent` plus its place in the chain: ``v``, ``seq``,
-``prev_hash``, ``time`` and ``hash``. The hash is SHA-256 over the RFC 8785 canonical
-JSON of every other field, so key order and number formatting never matter, and any
-change to any field changes it.
+A record's *body* is the RFC 8785 canonical JSON of::
 
-Adding a field changes what the hash covers: bump the version and teach the verifier
-the new format (``HASHED_FIELDS`` lists what version 1 covers).
+    {"entry": {...the event, personal data replaced by references...},
+     "prev_hash": "sha256:<hex>", "seq": <n>, "time": "<UTC ISO-8601>", "v": 2}
+
+and its hash is ``sha256:`` + SHA-256 of the body's UTF-8 bytes. The body is stored and
+exported byte for byte, so a verifier hashes what is stored and never re-encodes it.
+Keys sort as ``entry < prev_hash < seq < time < v``, so a body is the canonical entry
+followed by the chain fields: sealing is string concatenation, cheap under the head lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
-from pydantic_core import PydanticSerializationError
+from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from firewall.audit.events import AuditEvent
-from firewall.canonical import canonical_json, sha256_hex
+from firewall.audit.jcs import canonical
 from firewall.errors import AuditError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUPPORTED_VERSIONS = frozenset({FORMAT_VERSION})
 HASH_PREFIX = "sha256:"
 GENESIS_HASH = HASH_PREFIX + "0" * 64
-CHAIN_FIELDS = ("v", "seq", "prev_hash", "time")
-HASHED_FIELDS = frozenset(CHAIN_FIELDS) | frozenset(AuditEvent.model_fields)
+HASH_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
+TIME_PATTERN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")
 
 
 class AuditRecord(AuditEvent):
-    """One sealed record of the audit chain (the first has ``seq`` 1)."""
+    """One sealed record, flattened for reading: the entry's fields plus its chain place."""
 
     v: int = FORMAT_VERSION
     seq: int
@@ -39,18 +44,60 @@ class AuditRecord(AuditEvent):
     time: str
     hash: str
 
-    def hashed_fields(self) -> dict[str, Any]:
-        """The record as JSON data, without ``hash``: what the hash covers."""
-        return self.model_dump(mode="json", exclude={"hash"})
+    @classmethod
+    def from_body(cls, body: str, record_hash: str) -> AuditRecord:
+        """The record stored as ``body``; :class:`AuditError` if it is unreadable."""
+        try:
+            data = json.loads(body)
+            entry = data.pop("entry")
+            return cls.model_validate({**entry, **data, "hash": record_hash})
+        except (ValueError, TypeError, KeyError, AttributeError, ValidationError) as exc:
+            raise AuditError(f"audit record {record_hash} is unreadable: {exc}") from exc
 
 
-def compute_hash(record_fields: Mapping[str, Any]) -> str:
-    """``sha256:<hex>`` over the canonical JSON of ``record_fields`` minus ``hash``."""
-    fields = {key: value for key, value in record_fields.items() if key != "hash"}
+@dataclass(frozen=True, slots=True)
+class SealedRecord:
+    """A record as stored: its sequence number, hash and exact body."""
+
+    seq: int
+    hash: str
+    body: str
+
+    def record(self) -> AuditRecord:
+        """The parsed, flattened record."""
+        return AuditRecord.from_body(self.body, self.hash)
+
+    @property
+    def leaf(self) -> bytes:
+        """The raw 32-byte hash: the record's leaf data in the Merkle tree."""
+        return bytes.fromhex(self.hash[len(HASH_PREFIX) :])
+
+
+def event_data(event: AuditEvent) -> dict[str, Any]:
+    """The event as JSON data; :class:`AuditError` if it has no canonical JSON form."""
     try:
-        return HASH_PREFIX + sha256_hex(canonical_json(fields))
-    except rfc8785.CanonicalizationError as exc:
-        raise AuditError(f"audit record is not canonical JSON: {exc}") from exc
+        # Keep NaN and infinities as floats so canonicalisation refuses them (pydantic's
+        # JSON mode would silently turn them into null).
+        data: dict[str, Any] = to_jsonable_python(event.model_dump(), inf_nan_mode="constants")
+    except PydanticSerializationError as exc:
+        raise AuditError(f"audit event is not JSON-serialisable: {exc}") from exc
+    canonical(data)
+    return data
+
+
+def seal_body(entry: str, seq: int, prev_hash: str, time: str) -> str:
+    """The body that puts the canonical ``entry`` at ``seq`` after ``prev_hash``."""
+    if HASH_PATTERN.fullmatch(prev_hash) is None or TIME_PATTERN.fullmatch(time) is None:
+        raise AuditError(f"cannot seal seq {seq}: malformed previous hash or time")
+    return (
+        f'{{"entry":{entry},"prev_hash":"{prev_hash}","seq":{seq},'
+        f'"time":"{time}","v":{FORMAT_VERSION}}}'
+    )
+
+
+def hash_body(body: str) -> str:
+    """``sha256:<hex>`` of the body's UTF-8 bytes."""
+    return HASH_PREFIX + hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def format_time(moment: datetime) -> str:
@@ -60,17 +107,7 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def seal(event: AuditEvent, seq: int, prev_hash: str, time: datetime) -> AuditRecord:
-    """The record that puts ``event`` at ``seq`` after ``prev_hash``, hash included."""
-    try:
-        event_fields = event.model_dump(mode="json")
-    except PydanticSerializationError as exc:
-        raise AuditError(f"audit event is not JSON-serialisable: {exc}") from exc
-    fields = {
-        "v": FORMAT_VERSION,
-        "seq": seq,
-        "prev_hash": prev_hash,
-        "time": format_time(time),
-        **event_fields,
-    }
-    return AuditRecord.model_validate({**fields, "hash": compute_hash(fields)})
+def seal(event: AuditEvent, seq: int, prev_hash: str, time: datetime) -> SealedRecord:
+    """Seal ``event`` as given (no personal-data protection: the log does that first)."""
+    body = seal_body(canonical(event_data(event)), seq, prev_hash, format_time(time))
+    return SealedRecord(seq=seq, hash=hash_body(body), body=body)

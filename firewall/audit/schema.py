@@ -1,16 +1,17 @@
-"""The audit tables: one column per record field, and a single-row head.
+"""The audit tables.
 
-Times are stored as text and JSON fields as ``JSON`` (not ``JSONB``), so that what is
-read back is exactly what was hashed on both SQLite and PostgreSQL.
+``audit_records`` keeps each record's exact body (the hashed bytes) and hash; ``event``,
+``call_id`` and ``ticket`` are unauthenticated lookup columns. ``audit_head`` is the
+single row every append locks: the last seq and hash, the Merkle frontier, and the
+signed head checkpoint. ``audit_checkpoints`` keeps the periodic checkpoints. Subject
+keys and encrypted personal values live in ``audit_subjects`` and ``audit_personal``,
+apart from the chain. On PostgreSQL, ``audit_pending`` (UNLOGGED: no WAL, no fsync) is
+where processes hand events to whichever of them holds the head lock next.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import ValidationError
 from sqlalchemy import (
-    JSON,
     BigInteger,
     CheckConstraint,
     Column,
@@ -18,45 +19,42 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    RowMapping,
+    PrimaryKeyConstraint,
     Table,
     Text,
-    insert,
     inspect,
     select,
     text,
 )
 
-from firewall.audit.records import GENESIS_HASH, AuditRecord
 from firewall.errors import AuditError
 
+FORMAT = "2"
 HEAD_ROW_ID = 1
 # Serialises concurrent table creation on PostgreSQL (any fixed 64-bit key will do).
-CREATE_LOCK_KEY = 0x6677_6175_6469_7431
+CREATE_LOCK_KEY = 0x6677_6175_6469_7432
+SeqType = BigInteger().with_variant(Integer, "sqlite")
 
 metadata = MetaData()
+
+meta_table = Table(
+    "audit_meta",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
 
 records_table = Table(
     "audit_records",
     metadata,
-    Column(
-        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    ),
-    Column("v", Integer, nullable=False),
-    Column("prev_hash", Text, nullable=False),
-    Column("time", Text, nullable=False),
+    Column("seq", SeqType, primary_key=True, autoincrement=False),
+    Column("hash", Text, nullable=False),
+    Column("body", Text, nullable=False),
     Column("event", Text, nullable=False),
     Column("call_id", Text),
-    Column("principal", JSON(none_as_null=True)),
-    Column("tool", Text),
-    Column("outcome", Text),
-    Column("code", Text),
-    Column("reasons", JSON, nullable=False),
-    Column("policy_revision", Text),
-    Column("args_digest", Text),
-    Column("details", JSON, nullable=False),
-    Column("hash", Text, nullable=False),
+    Column("ticket", Text),
     Index("ix_audit_records_call_id", "call_id"),
+    Index("ix_audit_records_ticket", "ticket"),
 )
 
 head_table = Table(
@@ -65,38 +63,96 @@ head_table = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", Text, nullable=False),
+    Column("frontier", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("checkpoint_size", BigInteger, nullable=False),
+    Column("checkpoint_time", Text, nullable=False),
     CheckConstraint(f"id = {HEAD_ROW_ID}", name="audit_head_single_row"),
 )
 
+checkpoints_table = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("size", BigInteger, nullable=False),
+    Column("time", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Index("ix_audit_checkpoints_size", "size"),
+)
 
-def record_to_row(record: AuditRecord) -> dict[str, Any]:
-    """The column values of ``record``."""
-    return record.model_dump(mode="json")
+subjects_table = Table(
+    "audit_subjects",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("pseudonym", Text, nullable=False, unique=True),
+    Column("key", Text, nullable=False),
+    Column("created", Text, nullable=False),
+)
+
+personal_table = Table(
+    "audit_personal",
+    metadata,
+    Column("pseudonym", Text, nullable=False),
+    Column("commitment", Text, nullable=False),
+    Column("nonce", Text, nullable=False),
+    Column("ciphertext", Text, nullable=False),
+    PrimaryKeyConstraint("pseudonym", "commitment"),
+)
+
+pending_metadata = MetaData()
+pending_table = Table(
+    "audit_pending",
+    pending_metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("ticket", Text, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("call_id", Text),
+    Column("entry", Text, nullable=False),
+    Column("personal", Text, nullable=False),
+    Column("mac", Text, nullable=False),
+)
+CREATE_PENDING = (
+    "CREATE UNLOGGED TABLE IF NOT EXISTS audit_pending ("
+    "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ticket TEXT NOT NULL, "
+    "event TEXT NOT NULL, call_id TEXT, entry TEXT NOT NULL, personal TEXT NOT NULL, "
+    "mac TEXT NOT NULL)"
+)
 
 
-def row_to_record(row: RowMapping) -> AuditRecord:
-    """The record stored in ``row``, or :class:`AuditError` if the row is unreadable."""
-    try:
-        return AuditRecord.model_validate(dict(row))
-    except ValidationError as exc:
-        seq = row.get("seq")
-        raise AuditError(f"audit record seq {seq} is unreadable: {exc}") from exc
-
-
-def create_schema(conn: Connection) -> None:
-    """Create the tables if missing and, for an empty log, the head row."""
+def create_tables(conn: Connection) -> bool:
+    """Create missing tables; True if the log still needs its first head row."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CREATE_LOCK_KEY})
+    inspector = inspect(conn)
+    if inspector.has_table("audit_records") and not inspector.has_table("audit_meta"):
+        raise AuditError(_OLD_FORMAT)
     metadata.create_all(conn)
-    has_head = conn.execute(select(head_table.c.id)).first() is not None
-    has_records = conn.execute(select(records_table.c.seq).limit(1)).first() is not None
-    if not has_head and not has_records:
-        conn.execute(insert(head_table).values(id=HEAD_ROW_ID, seq=0, hash=GENESIS_HASH))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(CREATE_PENDING))
+    return conn.execute(select(head_table.c.id)).first() is None
 
 
-def check_schema(conn: Connection) -> None:
-    """Raise :class:`AuditError` naming the audit tables that do not exist."""
+def check_tables(conn: Connection) -> None:
+    """Raise :class:`AuditError` naming missing tables or an unsupported format."""
     inspector = inspect(conn)
     missing = [name for name in metadata.tables if not inspector.has_table(name)]
+    if "audit_meta" in missing and "audit_records" not in missing:
+        raise AuditError(_OLD_FORMAT)
     if missing:
         raise AuditError(f"audit tables missing: {', '.join(sorted(missing))}")
+    stored = conn.execute(select(meta_table.c.value).where(meta_table.c.name == "format"))
+    found = stored.scalar()
+    if found != FORMAT:
+        raise AuditError(f"audit log format {found!r} is not supported (expected {FORMAT})")
+
+
+def read_meta(conn: Connection) -> dict[str, str]:
+    """Every name/value pair of ``audit_meta``."""
+    rows = conn.execute(select(meta_table.c.name, meta_table.c.value))
+    return {str(name): str(value) for name, value in rows}
+
+
+_OLD_FORMAT = (
+    "this audit database was written by an older version (record format 1); "
+    "this version reads format 2 only: move the old database aside"
+)

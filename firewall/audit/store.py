@@ -8,13 +8,13 @@ chain. Sequence numbers never come from a database sequence (those have gaps).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Select, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, insert, select, update
 
 from firewall.audit.engine import make_engine, snapshot_options, translated_errors
 from firewall.audit.events import AuditEvent
@@ -54,17 +54,19 @@ class AuditSnapshot:
         """The records from ``start_seq`` on, in sequence order, read in chunks."""
         next_seq = start_seq
         while True:
-            chunk = self._read(
+            rows = self._read(
                 select(records_table)
                 .where(records_table.c.seq >= next_seq)
                 .order_by(records_table.c.seq)
                 .limit(self._chunk_size),
-                after=next_seq - 1,
+                which=f"from seq {next_seq} on",
             )
-            yield from chunk
-            if len(chunk) < self._chunk_size:
+            for row in rows:
+                record = row_to_record(row)
+                yield record
+                next_seq = record.seq + 1
+            if len(rows) < self._chunk_size:
                 return
-            next_seq = chunk[-1].seq + 1
 
     def records_for_call(self, call_id: str) -> list[AuditRecord]:
         """Every record of one call, in sequence order."""
@@ -73,15 +75,14 @@ class AuditSnapshot:
             .where(records_table.c.call_id == call_id)
             .order_by(records_table.c.seq)
         )
-        return self._read(query, after=0)
+        return [row_to_record(row) for row in self._read(query, which=f"of call {call_id}")]
 
-    def _read(self, query: Select[Any], *, after: int) -> list[AuditRecord]:
-        with translated_errors("read audit records"):
+    def _read(self, query: Select[Any], *, which: str) -> Sequence[RowMapping]:
+        with translated_errors(f"read the audit records {which}"):
             try:
-                rows = self._conn.execute(query).mappings().all()
+                return self._conn.execute(query).mappings().all()
             except ValueError as exc:  # a JSON column that no longer parses
-                raise AuditError(f"audit record after seq {after} is unreadable: {exc}") from exc
-        return [row_to_record(row) for row in rows]
+                raise AuditError(f"an audit record {which} is unreadable: {exc}") from exc
 
 
 class SqlAuditLog:
@@ -97,8 +98,11 @@ class SqlAuditLog:
         self._engine = make_engine(url, read_only=not create)
         self._chunk_size = chunk_size
         try:
-            with translated_errors("open its tables"), self._engine.begin() as conn:
-                (create_schema if create else check_schema)(conn)
+            with translated_errors("open its tables"), self._engine.connect() as conn:
+                if not create:  # read without taking SQLite's write lock
+                    conn.execution_options(**snapshot_options(self._engine))
+                with conn.begin():
+                    (create_schema if create else check_schema)(conn)
         except AuditError:
             self._engine.dispose()
             raise

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from firewall.cli import approvals, audit, demo, policy
+from firewall.cli import approvals as approvals
+from firewall.cli import audit as audit
+from firewall.cli import demo as demo
+from firewall.cli import policy as policy
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Agent Firewall.")
 app.add_typer(audit.app, name="audit", help="Verify and inspect the audit chain.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tomllib
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from rich.table import Table
 
 from firewall.approvals import ApprovalService, HoldRecord, HoldState, SqlApprovalStore
 from firewall.approvals.service import utc_now
+from firewall.audit import SqlAuditLog
 from firewall.cli.common import DataDirOption, DbOption, store_url
 from firewall.errors import ApprovalError, ConfigError, FirewallError
 
@@ -27,8 +29,7 @@ EXIT_REFUSED = 1
 EXIT_UNAVAILABLE = 2
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+PIPED_WIDTH = 200
 
 AllOption = Annotated[bool, typer.Option("--all", help="Include decided and expired holds.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -74,11 +75,11 @@ def load_groups(groups_file: Path | None) -> dict[str, frozenset[str]]:
     return {name: frozenset(members) for name, members in groups.items()}
 
 
-def build_service(url: str, groups: Mapping[str, Collection[str]]) -> ApprovalService:
-    """The approval service on the store and audit log at ``url``."""
-    from firewall.audit import SqlAuditLog  # noqa: PLC0415 - the audit package is heavy
-
-    return ApprovalService(SqlApprovalStore(url), SqlAuditLog(url), groups)
+@contextmanager
+def build_service(url: str, groups: Mapping[str, Collection[str]]) -> Iterator[ApprovalService]:
+    """The approval service on the store and audit log at ``url``, closed on exit."""
+    with SqlApprovalStore(url) as store, SqlAuditLog(url) as audit:
+        yield ApprovalService(store, audit, groups)
 
 
 @contextmanager
@@ -87,10 +88,10 @@ def _reported_errors() -> Iterator[None]:
     try:
         yield
     except ApprovalError as exc:
-        err.print(f"[red]Refused ({exc.code}):[/red] {escape(str(exc))}")
+        _err().print(f"[red]Refused ({exc.code}):[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_REFUSED) from exc
     except FirewallError as exc:
-        err.print(f"[red]Error:[/red] {escape(str(exc))}")
+        _err().print(f"[red]Error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_UNAVAILABLE) from exc
 
 
@@ -102,15 +103,14 @@ def list_holds(
     as_json: JsonOption = False,
 ) -> None:
     """List pending holds (all holds with --all)."""
-    with _reported_errors():
-        store = SqlApprovalStore(store_url(db, data_dir))
+    with _reported_errors(), SqlApprovalStore(store_url(db, data_dir)) as store:
         records = store.list(None if show_all else HoldState.PENDING)
     if as_json:
-        out.print_json(data=[record.model_dump(mode="json") for record in records])
+        _print_json([record.model_dump(mode="json") for record in records])
     elif not records:
-        out.print("No holds." if show_all else "No pending holds.")
+        _out().print("No holds." if show_all else "No pending holds.")
     else:
-        out.print(_holds_table(records, utc_now()))
+        _out().print(_holds_table(records, utc_now()))
 
 
 @app.command("show")
@@ -121,14 +121,14 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one hold: the call, who may decide it, and what was decided."""
-    with _reported_errors():
-        record = SqlApprovalStore(store_url(db, data_dir)).get(hold_id)
+    with _reported_errors(), SqlApprovalStore(store_url(db, data_dir)) as store:
+        record = store.get(hold_id)
         if record is None:
             raise ApprovalError("unknown_hold", f"there is no hold {hold_id!r}", hold_id=hold_id)
     if as_json:
-        out.print_json(data=record.model_dump(mode="json"))
+        _print_json(record.model_dump(mode="json"))
     else:
-        out.print(_hold_details(record, utc_now()))
+        _out().print(_hold_details(record, utc_now()))
 
 
 @app.command("approve")
@@ -141,13 +141,14 @@ def approve(
 ) -> None:
     """Approve a held call as one member of its approver group."""
     with _reported_errors():
-        service = build_service(store_url(db, data_dir), load_groups(groups_file))
-        record = service.approve(hold_id, approver)
+        groups = load_groups(groups_file)
+        with build_service(store_url(db, data_dir), groups) as service:
+            record = service.approve(hold_id, approver)
     if record.state is HoldState.APPROVED:
-        out.print(f"[green]Approved[/green] hold {hold_id} ({', '.join(record.approvals)}).")
+        _out().print(f"[green]Approved[/green] hold {hold_id} ({', '.join(record.approvals)}).")
     else:
         count = f"{len(record.approvals)} of {record.quorum}"
-        out.print(f"Recorded approval by {escape(approver)} of hold {hold_id} ({count}).")
+        _out().print(f"Recorded approval by {escape(approver)} of hold {hold_id} ({count}).")
 
 
 @app.command("deny")
@@ -162,10 +163,24 @@ def deny(
 ) -> None:
     """Deny a held call; the call will not run."""
     with _reported_errors():
-        service = build_service(store_url(db, data_dir), load_groups(groups_file))
-        service.deny(hold_id, approver, reason)
+        groups = load_groups(groups_file)
+        with build_service(store_url(db, data_dir), groups) as service:
+            service.deny(hold_id, approver, reason)
     suffix = f": {escape(reason)}" if reason else "."
-    out.print(f"[yellow]Denied[/yellow] hold {hold_id}{suffix}")
+    _out().print(f"[yellow]Denied[/yellow] hold {hold_id}{suffix}")
+
+
+def _out() -> Console:
+    """Standard output; piped output is not squeezed into 80 columns."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _print_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 def _holds_table(records: list[HoldRecord], now: datetime) -> Table:
@@ -199,6 +214,7 @@ def _hold_details(record: HoldRecord, now: datetime) -> Table:
         "State": record.state.value,
         "Approvals": ", ".join(record.approvals),
         "Decided by": ", ".join(record.decided_by),
+        "Decided at": record.decided_at.isoformat() if record.decided_at else "",
         "Decision reason": record.decision_reason or "",
         "Created": record.created_at.isoformat(),
         "Digest": record.digest,
@@ -210,7 +226,7 @@ def _hold_details(record: HoldRecord, now: datetime) -> Table:
 
 
 def _expiry(record: HoldRecord, now: datetime) -> str:
-    text = record.expires_at.isoformat(timespec="seconds")
+    text = record.expires_at.strftime("%Y-%m-%d %H:%M:%SZ")
     if record.state is HoldState.PENDING and record.is_due(now):
         return f"[red]{text} (overdue)[/red]"
     return text

@@ -55,12 +55,12 @@ def show(
     if as_json:
         typer.echo(json.dumps([record.model_dump(mode="json") for record in records], indent=2))
     else:
-        _console().print(records_table(records))
+        _console().print(render_records(records))
 
 
 def print_report(report: VerifyReport, console: Console) -> None:
     """The verdict, every finding, and the in-doubt calls, for people."""
-    console.print(_headline(report), style=_STATUS_STYLES[report.status])
+    console.print(report.summary(), style=_STATUS_STYLES[report.status])
     for finding in report.findings:
         console.print(
             f"  seq {finding.seq}: {finding.kind.value}: {finding.message} "
@@ -75,9 +75,11 @@ def print_report(report: VerifyReport, console: Console) -> None:
         console.print(f"  {call.call_id} (tool {call.tool}, decision at seq {call.seq})")
 
 
-def records_table(records: list[AuditRecord]) -> Table:
+def render_records(records: list[AuditRecord]) -> Table:
     """The records as a rich table."""
-    table = Table("seq", "time", "event", "call id", "tool", "outcome", "code", "reasons")
+    table = Table()
+    for header in ("seq", "time", "event", "call id", "tool", "outcome", "code", "reasons"):
+        table.add_column(header, overflow="fold")
     for record in records:
         table.add_row(
             str(record.seq),
@@ -93,23 +95,6 @@ def records_table(records: list[AuditRecord]) -> Table:
 
 
 _STATUS_STYLES = {"valid": "bold green", "tampered": "bold red", "inconclusive": "bold yellow"}
-
-
-def _headline(report: VerifyReport) -> str:
-    if report.status == "inconclusive":
-        return f"INCONCLUSIVE: {report.error} ({report.records_checked} records checked)"
-    first = report.first_finding
-    if first is not None:
-        return (
-            f"TAMPERED: first bad record seq {first.seq}: {first.kind.value}: "
-            f"expected {first.expected}, found {first.found}"
-        )
-    if report.head is None:
-        return f"OK: {report.records_checked} records verified (empty log)"
-    return (
-        f"OK: {report.records_checked} records (seq {report.first_seq}..{report.last_seq}) "
-        f"verified, head {report.head[1]}"
-    )
 
 
 def _last_records(url: str, call_id: str | None, limit: int) -> list[AuditRecord]:

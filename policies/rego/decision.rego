@@ -34,8 +34,10 @@ outcome := "allow" if {
 	allowed_tools[tool_name]
 }
 
-reasons := sort(deny) if count(deny) > 0
-else := sort(hold) if count(hold) > 0
+# An array comprehension over sort(): regopy 1.5.2's sort() of a set yields a value
+# that compares as a set, so `reasons == [...]` would never hold.
+reasons := [r | some r in sort(deny)] if count(deny) > 0
+else := [r | some r in sort(hold)] if count(hold) > 0
 else := [] if outcome == "allow"
 else := [sprintf("policy for tool '%v' allows nothing for this call", [tool_name])]
 

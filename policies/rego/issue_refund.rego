@@ -9,6 +9,10 @@ governed_tools contains "issue_refund"
 
 refund_order := input.context.facts.order if tool_name == "issue_refund"
 
+# Amount checks use only the caller's own order, so no reason discloses another
+# tenant's order amount.
+own_order := refund_order if refund_order.tenant == input.principal.tenant
+
 refund_amount := input.args.amount if {
 	tool_name == "issue_refund"
 	is_number(input.args.amount)
@@ -32,8 +36,8 @@ deny contains sprintf("refund amount must be positive, got %v", [refund_amount])
 	refund_amount <= 0
 }
 
-deny contains sprintf("refund exceeds the order amount (%v > %v)", [refund_amount, refund_order.amount]) if {
-	refund_amount > refund_order.amount
+deny contains sprintf("refund exceeds the order amount (%v > %v)", [refund_amount, own_order.amount]) if {
+	refund_amount > own_order.amount
 }
 
 deny contains sprintf("refund of %v exceeds the hard cap of %v; escalate to a human", [refund_amount, settings.refund_hard_cap]) if {
@@ -53,8 +57,7 @@ hold_quorum contains 2 if {
 }
 
 allowed_tools contains "issue_refund" if {
-	refund_order.tenant == input.principal.tenant
 	refund_amount > 0
-	refund_amount <= refund_order.amount
+	refund_amount <= own_order.amount
 	refund_amount <= settings.refund_auto_approve_limit
 }

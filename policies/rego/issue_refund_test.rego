@@ -102,7 +102,18 @@ test_every_deny_reason_is_reported if {
 	d := firewall.decision with input.tool as {"name": "issue_refund"}
 		with input.args as {"order_id": "o1", "amount": 12000, "reason": "damaged"}
 		with input.principal as {"tenant": "t1"}
-		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t2", "amount": 50, "customer_id": "c1"}}}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t1", "amount": 50, "customer_id": "c1"}}}
 	d.outcome == "deny"
-	count(d.reasons) == 3
+	d.reasons == [
+		"refund exceeds the order amount (12000 > 50)",
+		"refund of 12000 exceeds the hard cap of 10000; escalate to a human",
+	]
+}
+
+test_other_tenants_order_amount_is_not_disclosed if {
+	d := firewall.decision with input.tool as {"name": "issue_refund"}
+		with input.args as {"order_id": "o1", "amount": 60, "reason": "damaged"}
+		with input.principal as {"tenant": "t1"}
+		with input.context as {"facts": {"order": {"id": "o1", "tenant": "t2", "amount": 50, "customer_id": "c1"}}}
+	d.reasons == ["order 'o1' belongs to another tenant; refund only your own tenant's orders"]
 }

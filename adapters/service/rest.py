@@ -1,0 +1,187 @@
+"""The REST API for approvers outside Slack: list, show, approve and deny holds.
+
+Every route needs ``Authorization: Bearer <token>``; the approver is whoever owns the
+token (compared as SHA-256 digests in constant time), never a field of the body.
+The same rules as in Slack apply: group membership, no self-approval, quorum, one
+decision per hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, TypeVar
+
+from pydantic import Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from firewall.approvals.masking import mask_args, mask_text
+from firewall.approvals.models import HoldRecord, HoldState
+from firewall.errors import ApprovalError, FirewallError
+from firewall.service_config import approver_for_token
+from firewall.types import Frozen
+
+from .runtime import ServiceRuntime
+
+MAX_BODY_BYTES = 16 * 1024
+REFUSAL_STATUS = {
+    "unknown_hold": 404,
+    "not_an_approver": 403,
+    "self_approval": 403,
+    "already_approved": 403,
+}
+Handler = Callable[[Request, str], Awaitable[Response]]
+B = TypeVar("B", bound=Frozen)
+
+
+class ApproveBody(Frozen):
+    """An approval carries nothing: who approves is the token's owner."""
+
+
+class DenyBody(Frozen):
+    """A denial may say why."""
+
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+def rest_routes(runtime: ServiceRuntime) -> list[Route]:
+    """The ``/api/holds`` routes of the service."""
+    api = _Api(runtime)
+    return [
+        Route("/api/holds", api.authenticated(api.list_holds), methods=["GET"]),
+        Route("/api/holds/{hold_id}", api.authenticated(api.show), methods=["GET"]),
+        Route("/api/holds/{hold_id}/approve", api.authenticated(api.approve), methods=["POST"]),
+        Route("/api/holds/{hold_id}/deny", api.authenticated(api.deny), methods=["POST"]),
+    ]
+
+
+def hold_view(record: HoldRecord, personal: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A hold as approvers see it: personal data masked, secrets removed."""
+    view = record.model_dump(mode="json", exclude={"args", "principal", "money_arg"})
+    principal = record.principal
+    view["args"] = mask_args(record.args, personal)
+    view["amount"] = record.amount
+    view["principal"] = {
+        "agent_id": principal.get("agent_id"),
+        "tenant": principal.get("tenant"),
+        "on_behalf_of": mask_text(str(principal["on_behalf_of"]))
+        if principal.get("on_behalf_of")
+        else None,
+        "requested_by": principal.get("requested_by"),
+    }
+    return view
+
+
+class _Api:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+        tools = runtime.config.firewall.tools
+        self._personal: Mapping[str, tuple[str, ...]] = {t.name: t.personal_args for t in tools}
+
+    def authenticated(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            approver = self._approver(request)
+            if approver is None:
+                return _error(401, "unauthenticated", "a valid bearer token is required")
+            return await handler(request, approver)
+
+        return endpoint
+
+    async def list_holds(self, request: Request, _approver: str) -> Response:
+        state_name = request.query_params.get("state", "pending")
+        try:
+            state = None if state_name == "all" else HoldState(state_name)
+        except ValueError:
+            choices = ", ".join(["all", *(s.value for s in HoldState)])
+            return _error(400, "bad_request", f"state must be one of: {choices}")
+        try:
+            records = await asyncio.to_thread(self._runtime.store.list, state)
+        except FirewallError:
+            return _unavailable()
+        return JSONResponse({"holds": [self._view(record) for record in records]})
+
+    async def show(self, request: Request, _approver: str) -> Response:
+        hold_id = request.path_params["hold_id"]
+        try:
+            record = await asyncio.to_thread(self._runtime.approvals.get, hold_id)
+        except FirewallError:
+            return _unavailable()
+        if record is None:
+            return _error(404, "unknown_hold", f"there is no hold {hold_id!r}")
+        return JSONResponse({"hold": self._view(record)})
+
+    async def approve(self, request: Request, approver: str) -> Response:
+        hold_id = request.path_params["hold_id"]
+        problem = await _body(request, ApproveBody)
+        if isinstance(problem, Response):
+            return problem
+        return await self._decide(
+            hold_id, lambda: self._runtime.approvals.approve(hold_id, approver)
+        )
+
+    async def deny(self, request: Request, approver: str) -> Response:
+        hold_id = request.path_params["hold_id"]
+        body = await _body(request, DenyBody)
+        if isinstance(body, Response):
+            return body
+        reason = (body.reason or "").strip() or None
+        return await self._decide(
+            hold_id, lambda: self._runtime.approvals.deny(hold_id, approver, reason)
+        )
+
+    async def _decide(self, hold_id: str, decide: Callable[[], HoldRecord]) -> Response:
+        metrics = self._runtime.metrics
+        try:
+            with metrics.timed("rest"):
+                record = await asyncio.to_thread(decide)
+        except ApprovalError as exc:
+            metrics.record("rest", None, exc.code)
+            return _error(REFUSAL_STATUS.get(exc.code, 409), exc.code, str(exc))
+        except FirewallError:
+            metrics.record("rest", None, "unavailable")
+            return _unavailable()
+        metrics.record("rest", record, None)
+        if self._runtime.slack is not None:
+            await asyncio.to_thread(_refresh_card, self._runtime, hold_id)
+        return JSONResponse({"hold": self._view(record)})
+
+    def _approver(self, request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return approver_for_token(self._runtime.tokens, token.strip())
+
+    def _view(self, record: HoldRecord) -> dict[str, Any]:
+        return hold_view(record, self._personal.get(record.tool, ()))
+
+
+def _refresh_card(runtime: ServiceRuntime, hold_id: str) -> None:
+    try:
+        if runtime.slack is not None:
+            runtime.slack.sync.refresh(hold_id)
+    except Exception:  # noqa: BLE001 - the decision stands; the worker retries the card
+        return
+
+
+async def _body(request: Request, model: type[B]) -> B | Response:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        return _error(413, "too_large", f"the body may hold at most {MAX_BODY_BYTES} bytes")
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(body)"
+        hint = " (the approver is the owner of the bearer token)" if field == "approver" else ""
+        return _error(422, "invalid_body", f"{field}: {first['msg']}{hint}")
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+def _unavailable() -> JSONResponse:
+    return _error(503, "unavailable", "the approval store is unavailable; nothing was decided")

@@ -1,0 +1,170 @@
+"""Checking the records themselves: hashes, links, sequence numbers, the Merkle tree.
+
+:class:`ChainChecker` streams raw ``(row seq, stored hash, body)`` rows once, in constant
+memory apart from the calls still awaiting their outcome. It works on the stored bytes
+(no pydantic models: that is most of what makes verification fast) and remembers the
+Merkle root and chain hash at every size a checkpoint speaks about.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from firewall.audit.findings import SEVERITY, Finding, FindingKind, InDoubtCall
+from firewall.audit.merkle import EMPTY_ROOT, Frontier, leaf_hash
+from firewall.audit.records import GENESIS_HASH, HASH_PREFIX, SUPPORTED_VERSIONS, hash_body
+
+MAX_FINDINGS = 100
+
+
+@dataclass
+class Findings:
+    """Collects findings: the first ``limit`` kept, all counted, the first problem noted."""
+
+    limit: int = MAX_FINDINGS
+    kept: list[Finding] = field(default_factory=list)
+    total: int = 0
+    first_problem: Finding | None = None
+    severities: set[str] = field(default_factory=set)
+
+    def add(
+        self, kind: FindingKind, seq: int, expected: str | None, found: str | None, message: str
+    ) -> None:
+        """Record one finding."""
+        finding = Finding(kind=kind, seq=seq, expected=expected, found=found, message=message)
+        self.total += 1
+        self.severities.add(finding.severity)
+        if len(self.kept) < self.limit:
+            self.kept.append(finding)
+        is_problem = SEVERITY.get(kind, "tampered") != "info"
+        if is_problem and (self.first_problem is None or seq < self.first_problem.seq):
+            self.first_problem = finding
+
+    def has(self, severity: str) -> bool:
+        """True if any finding so far has ``severity``."""
+        return severity in self.severities
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A ``key_rotated`` record: ``old`` endorses ``new`` (verifier key lines)."""
+
+    seq: int
+    old: str
+    new: str
+
+
+class ChainChecker:
+    """Checks records one at a time, in order; remembers roots at ``sizes``."""
+
+    def __init__(self, findings: Findings, sizes: Collection[int] = ()) -> None:
+        self.findings = findings
+        self.frontier = Frontier()
+        self.last_seq = 0
+        self.last_hash = GENESIS_HASH
+        self.first_seq: int | None = None
+        self.observed: dict[int, tuple[bytes, str]] = {0: (EMPTY_ROOT, GENESIS_HASH)}
+        self.awaiting_outcome: dict[str, InDoubtCall] = {}
+        self.erased: dict[str, int] = {}
+        self.rotations: list[Rotation] = []
+        self._sizes = frozenset(sizes)
+
+    @property
+    def count(self) -> int:
+        """Records checked so far."""
+        return self.frontier.size
+
+    def check(self, row_seq: int | None, stored_hash: str | None, body: str) -> None:
+        """Check one record against itself and the record before it."""
+        computed = hash_body(body)
+        expected_seq = self.last_seq + 1
+        data = _parse(body)
+        seq = data.get("seq") if data is not None else None
+        if data is None or not isinstance(seq, int):
+            self._add(FindingKind.MALFORMED, row_seq or expected_seq, None, body[:80],
+                      "the record is not a format-2 JSON object")
+            seq = row_seq or expected_seq
+        else:
+            self._check_record(data, seq, row_seq, stored_hash, computed)
+        if self.first_seq is None:
+            self.first_seq = seq
+        self.frontier.append(leaf_hash(bytes.fromhex(computed[len(HASH_PREFIX) :])))
+        self.last_seq, self.last_hash = seq, computed
+        if self.frontier.size in self._sizes:
+            self.observed[self.frontier.size] = (self.frontier.root(), computed)
+
+    def _check_record(
+        self, data: dict[str, Any], seq: int, row_seq: int | None, stored: str | None, computed: str
+    ) -> None:
+        gap = self._check_sequence(seq, row_seq)
+        if stored is not None and stored != computed:
+            self._add(FindingKind.HASH_MISMATCH, seq, computed, stored,
+                      "the record's content does not match its stored hash")
+        version = data.get("v")
+        if version not in SUPPORTED_VERSIONS:
+            self._add(FindingKind.UNSUPPORTED_VERSION, seq, "2", str(version),
+                      f"record format version {version} is not supported")
+        prev_hash = data.get("prev_hash")
+        if prev_hash != self.last_hash and not gap:
+            self._add(FindingKind.BROKEN_LINK, max(self.last_seq, 1), self.last_hash,
+                      str(prev_hash),
+                      f"record {seq} links to a record {self.last_seq} other than the one "
+                      f"stored: record {self.last_seq} or record {seq}'s link was changed")
+        entry = data.get("entry")
+        if isinstance(entry, dict):
+            self._track(seq, entry)
+
+    def _check_sequence(self, seq: int, row_seq: int | None) -> bool:
+        expected = self.last_seq + 1
+        if row_seq is not None and row_seq != seq:
+            self._add(FindingKind.SEQUENCE_GAP, min(row_seq, seq), str(row_seq), str(seq),
+                      f"row {row_seq} holds the record of seq {seq}")
+            return True
+        if seq == expected:
+            return False
+        message = f"expected seq {expected}, found seq {seq}"
+        if seq == expected + 1:
+            message = f"record {expected} is missing"
+        elif seq > expected:
+            message = f"records {expected}..{seq - 1} are missing"
+        self._add(FindingKind.SEQUENCE_GAP, min(expected, seq), str(expected), str(seq), message)
+        return True
+
+    def _track(self, seq: int, entry: dict[str, Any]) -> None:
+        event, call_id = entry.get("event"), entry.get("call_id")
+        if event == "decision" and entry.get("outcome") == "allow" and isinstance(call_id, str):
+            tool = entry.get("tool")
+            self.awaiting_outcome[call_id] = InDoubtCall(
+                call_id=call_id, seq=seq, tool=tool if isinstance(tool, str) else None
+            )
+        elif event == "outcome" and isinstance(call_id, str):
+            self.awaiting_outcome.pop(call_id, None)
+        elif event in {"subject_erased", "key_rotated"}:
+            self._track_maintenance(seq, event, entry.get("details") or {})
+
+    def _track_maintenance(self, seq: int, event: str, details: dict[str, Any]) -> None:
+        if event == "subject_erased":
+            subject = str(details.get("subject"))
+            self.erased[subject] = seq
+            self._add(FindingKind.ERASED, seq, None, subject,
+                      f"subject {subject} was erased: its personal values are unreadable")
+            return
+        old, new = details.get("old_key"), details.get("new_key")
+        if isinstance(old, str) and isinstance(new, str):
+            self.rotations.append(Rotation(seq=seq, old=old, new=new))
+
+    def _add(
+        self, kind: FindingKind, seq: int, expected: str | None, found: str | None, message: str
+    ) -> None:
+        self.findings.add(kind, seq, expected, found, message)
+
+
+def _parse(body: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,165 @@
+"""Checking signed checkpoints against the records and the keys an auditor trusts.
+
+Each checkpoint (stored ones, the signed head, and any the auditor kept) is checked for
+its signature, its log, and its Merkle root and chain hash against the records at its
+size. The records up to the largest consistent, validly signed checkpoint are
+*authenticated*; records after it are an unsigned tail. Trust grows along ``key_rotated``
+records: a rotation authenticated by a checkpoint signed with a trusted key makes the
+new key trusted too, so an auditor needs to keep only the first public key.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from firewall.audit.chain import ChainChecker, Findings
+from firewall.audit.checkpoints import SignedCheckpoint, signature_status
+from firewall.audit.findings import FindingKind
+from firewall.audit.keys import VerifierKey
+from firewall.errors import AuditError
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One signed checkpoint to check; ``source`` says where it came from."""
+
+    source: str
+    note: SignedCheckpoint
+    from_auditor: bool = False
+
+    @property
+    def size(self) -> int:
+        """The tree size it vouches for."""
+        return self.note.checkpoint.size
+
+
+@dataclass
+class Coverage:
+    """What the checkpoints established."""
+
+    signed_through: int = 0
+    checked: int = 0
+    newest_log_time: str | None = None
+    newest_auditor_time: str | None = None
+    trusted: dict[str, VerifierKey] = field(default_factory=dict)
+
+
+def check_claims(
+    claims: Sequence[Claim],
+    chain: ChainChecker,
+    keys: Sequence[VerifierKey],
+    origin: str | None,
+    findings: Findings,
+) -> Coverage:
+    """Check every claim; report problems to ``findings``; return the coverage."""
+    trusted = {key.key_id: key for key in keys}
+    for _ in range(len(chain.rotations) + 1):
+        covered = max(
+            (c.size for c in claims if _verdict(c, chain, trusted, origin) == "consistent"),
+            default=0,
+        )
+        if not _endorse(chain, covered, trusted):
+            break
+    coverage = Coverage(trusted=trusted)
+    ordered = sorted(claims, key=lambda c: (c.size, c.note.checkpoint.time))
+    unknown: list[Claim] = []
+    for claim in ordered:
+        verdict = _verdict(claim, chain, trusted, origin)
+        if verdict == "unknown_key":
+            unknown.append(claim)
+        elif verdict == "consistent":
+            _count(coverage, claim)
+        else:
+            _report(verdict, claim, chain, coverage.signed_through, findings)
+    if trusted and chain.count > coverage.signed_through:
+        _report_tail(chain, coverage.signed_through, unknown, findings)
+    return coverage
+
+
+def _verdict(
+    claim: Claim, chain: ChainChecker, trusted: dict[str, VerifierKey], origin: str | None
+) -> str:
+    checkpoint = claim.note.checkpoint
+    if origin is not None and checkpoint.origin != origin:
+        return "foreign"
+    status, _ = signature_status(claim.note, trusted.values())
+    if status != "verified":
+        return status
+    if checkpoint.size > chain.count:
+        return "beyond"
+    observed = chain.observed.get(checkpoint.size)
+    if observed != (checkpoint.root, checkpoint.chain):
+        return "inconsistent"
+    return "consistent"
+
+
+def _endorse(chain: ChainChecker, covered: int, trusted: dict[str, VerifierKey]) -> bool:
+    grew = False
+    for rotation in chain.rotations:
+        if rotation.seq > covered:
+            continue
+        try:
+            old, new = VerifierKey.parse(rotation.old), VerifierKey.parse(rotation.new)
+        except AuditError:
+            continue
+        if trusted.get(old.key_id) == old and new.key_id not in trusted:
+            trusted[new.key_id] = new
+            grew = True
+    return grew
+
+
+def _count(coverage: Coverage, claim: Claim) -> None:
+    coverage.checked += 1
+    coverage.signed_through = max(coverage.signed_through, claim.size)
+    time = claim.note.checkpoint.time
+    if claim.from_auditor:
+        coverage.newest_auditor_time = max(time, coverage.newest_auditor_time or time)
+    else:
+        coverage.newest_log_time = max(time, coverage.newest_log_time or time)
+
+
+def _report(
+    verdict: str, claim: Claim, chain: ChainChecker, signed_through: int, findings: Findings
+) -> None:
+    checkpoint, count = claim.note.checkpoint, chain.count
+    seq = max(1, min(checkpoint.size, count + 1))
+    if verdict == "foreign":
+        findings.add(FindingKind.CHECKPOINT_INCONSISTENCY, seq, None, checkpoint.origin,
+                     f"{claim.source} is a checkpoint of another log ({checkpoint.origin})")
+    elif verdict == "bad_signature":
+        _, keys = signature_status(claim.note, ())
+        findings.add(FindingKind.BAD_SIGNATURE, seq, "a valid Ed25519 signature", "invalid",
+                     f"{claim.source} (size {checkpoint.size}) has an invalid signature")
+    elif verdict == "beyond":
+        findings.add(FindingKind.TRUNCATION, count + 1, f"at least {checkpoint.size} records",
+                     f"{count} records",
+                     f"{claim.source} vouches for {checkpoint.size} records; the log has {count}")
+    else:
+        root, last_hash = chain.observed.get(checkpoint.size, (b"", ""))
+        findings.add(
+            FindingKind.CHECKPOINT_INCONSISTENCY, signed_through + 1,
+            f"root {_b64(checkpoint.root)}, chain {checkpoint.chain}",
+            f"root {_b64(root)}, chain {last_hash}",
+            f"the records up to seq {checkpoint.size} are not the ones {claim.source} "
+            f"vouches for: some record in {signed_through + 1}..{checkpoint.size} changed",
+        )
+
+
+def _report_tail(
+    chain: ChainChecker, signed_through: int, unknown: list[Claim], findings: Findings
+) -> None:
+    first, last = signed_through + 1, chain.last_seq
+    strangers = sorted({s.name for c in unknown if c.size > signed_through for s in c.note.signatures})
+    if strangers:
+        findings.add(FindingKind.UNKNOWN_KEY, first, "a trusted key", ", ".join(strangers),
+                     f"records {first}..{last} are signed only by keys you do not trust: "
+                     "the log was re-signed, or you hold the wrong public key")
+        return
+    findings.add(FindingKind.UNSIGNED_TAIL, first, "a signed checkpoint", "none",
+                 f"records {first}..{last} are not covered by any valid signature")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")

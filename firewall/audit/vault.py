@@ -1,0 +1,143 @@
+"""Personal data out of the chain: keyed commitments in records, encrypted values aside.
+
+Each data subject (``principal.on_behalf_of``, e.g. ``customer:c-100``) gets a random
+pseudonym and a random 256-bit key, kept in their own table. A personal value in an
+event becomes the reference ``pd:<pseudonym>:<commitment>`` where the commitment is
+HMAC-SHA256 under the subject's key of the value's canonical JSON; the value itself is
+stored AES-256-GCM-encrypted under the same key, bound to its reference. Neither the
+subject id nor any value appears in a chained record. Erasing the subject deletes the
+key: the references still hash the same (the chain verifies), but nobody can open the
+values or link the pseudonym to the person again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from firewall.audit.jcs import canonical
+from firewall.errors import AuditError
+
+REFERENCE_PREFIX = "pd:"
+REFERENCE_PATTERN = re.compile(r"pd:(s_[0-9a-f]{32}):([0-9a-f]{64})")
+COMMIT_CONTEXT = b"agent-firewall/audit/commit/v1\n"
+NONCE_BYTES = 12
+
+
+@dataclass(frozen=True)
+class SubjectKey:
+    """A data subject's pseudonym and key. ``subject`` is the raw id; never chained."""
+
+    subject: str
+    pseudonym: str
+    key: bytes
+
+    def __repr__(self) -> str:
+        return f"SubjectKey(pseudonym={self.pseudonym!r}, key=<hidden>)"
+
+    @classmethod
+    def generate(cls, subject: str) -> SubjectKey:
+        """A fresh random pseudonym and key for ``subject``."""
+        return cls(subject, "s_" + secrets.token_hex(16), secrets.token_bytes(32))
+
+
+@dataclass(frozen=True)
+class SealedValue:
+    """One personal value as stored: encrypted, addressed by its reference."""
+
+    pseudonym: str
+    commitment: str
+    nonce: bytes
+    ciphertext: bytes
+
+    @property
+    def reference(self) -> str:
+        """``pd:<pseudonym>:<commitment>``, what the chained record holds."""
+        return f"{REFERENCE_PREFIX}{self.pseudonym}:{self.commitment}"
+
+
+def parse_reference(value: object) -> tuple[str, str] | None:
+    """``(pseudonym, commitment)`` if ``value`` is a personal-data reference."""
+    if not isinstance(value, str):
+        return None
+    match = REFERENCE_PATTERN.fullmatch(value)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def commit(key: SubjectKey, value: Any) -> str:
+    """The hex HMAC-SHA256 commitment to ``value`` under the subject's key."""
+    data = COMMIT_CONTEXT + canonical(value).encode("utf-8")
+    return hmac.new(key.key, data, hashlib.sha256).hexdigest()
+
+
+def seal_value(key: SubjectKey, value: Any) -> SealedValue:
+    """Commit to ``value`` and encrypt it, bound to its reference."""
+    commitment = commit(key, value)
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    reference = f"{REFERENCE_PREFIX}{key.pseudonym}:{commitment}".encode("ascii")
+    ciphertext = AESGCM(key.key).encrypt(nonce, canonical(value).encode("utf-8"), reference)
+    return SealedValue(key.pseudonym, commitment, nonce, ciphertext)
+
+
+def open_value(key: SubjectKey, sealed: SealedValue) -> Any:
+    """Decrypt ``sealed`` and check it against its commitment."""
+    try:
+        plain = AESGCM(key.key).decrypt(
+            sealed.nonce, sealed.ciphertext, sealed.reference.encode("ascii")
+        )
+    except InvalidTag as exc:
+        raise AuditError(f"personal value {sealed.reference} fails authentication") from exc
+    value = json.loads(plain)
+    if not hmac.compare_digest(commit(key, value), sealed.commitment):
+        raise AuditError(f"personal value {sealed.reference} does not match its commitment")
+    return value
+
+
+def subject_of(data: Mapping[str, Any]) -> str | None:
+    """The data subject of event data: the principal's ``on_behalf_of``, else the call."""
+    principal = data.get("principal") or {}
+    subject = principal.get("on_behalf_of") if isinstance(principal, dict) else None
+    if isinstance(subject, str) and subject:
+        return subject
+    if _personal_args(data):
+        return f"call:{data.get('call_id') or 'unknown'}"
+    return None
+
+
+def protect(
+    data: dict[str, Any], key: SubjectKey | None
+) -> tuple[dict[str, Any], list[SealedValue]]:
+    """``data`` with every personal value replaced by its reference, and the sealed values."""
+    if key is None:
+        return data, []
+    sealed: list[SealedValue] = []
+    principal = data.get("principal")
+    if isinstance(principal, dict) and principal.get("on_behalf_of"):
+        value = seal_value(key, principal["on_behalf_of"])
+        sealed.append(value)
+        data = {**data, "principal": {**principal, "on_behalf_of": value.reference}}
+    personal = _personal_args(data)
+    if personal:
+        args = dict(data["args"])
+        for name in personal:
+            value = seal_value(key, args[name])
+            sealed.append(value)
+            args[name] = value.reference
+        data = {**data, "args": args}
+    return data, sealed
+
+
+def _personal_args(data: Mapping[str, Any]) -> list[str]:
+    args = data.get("args")
+    if not isinstance(args, dict):
+        return []
+    return [name for name in data.get("personal_args") or () if name in args]

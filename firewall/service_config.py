@@ -1,0 +1,150 @@
+"""Settings of the approval service (``firewall serve``): the ``[service]`` and ``[slack]`` tables.
+
+Secrets never live here: the Slack bot token, signing secret and app token are read
+from environment variables named by :class:`SlackSettings`; REST bearer tokens are
+stored only as SHA-256 digests (see :func:`hash_token`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError
+
+from firewall.config import FirewallConfig, parse_config
+from firewall.errors import ConfigError
+from firewall.types import Frozen
+
+TOKENS_ENV = "FIREWALL_API_TOKENS"
+TOKEN_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"  # noqa: S105 - a pattern, not a secret
+SLACK_ID_PATTERN = r"^[A-Z0-9]{2,32}$"
+
+TokenDigest = Annotated[str, Field(pattern=TOKEN_DIGEST_PATTERN)]
+SlackId = Annotated[str, Field(pattern=SLACK_ID_PATTERN)]
+
+
+def hash_token(token: str) -> str:
+    """The digest under which a REST bearer token is configured: ``sha256:<hex>``."""
+    return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def approver_for_token(tokens: Mapping[str, str], token: str) -> str | None:
+    """The approver whose token digest matches, compared in constant time; else None."""
+    presented = hash_token(token)
+    owner = None
+    for approver, digest in tokens.items():
+        if hmac.compare_digest(presented, digest):
+            owner = approver
+    return owner
+
+
+class SlackSettings(Frozen):
+    """Where approval cards go, who is who in Slack, and where the credentials are."""
+
+    channel: SlackId = Field(description="Channel id that receives approval cards.")
+    group_channels: dict[str, SlackId] = Field(
+        default_factory=dict, description="Approver group -> channel id, overriding `channel`."
+    )
+    users: dict[str, SlackId] = Field(
+        default_factory=dict,
+        description="Approver id (as in [approvers]) -> Slack user id. Group members that "
+        "are not listed here are taken to be Slack user ids themselves.",
+    )
+    mode: Literal["http", "socket"] = "http"
+    api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base.")
+    # Names of environment variables, never the secrets themselves:
+    bot_token_env: str = "SLACK_BOT_TOKEN"  # noqa: S105
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"  # noqa: S105
+    app_token_env: str = "SLACK_APP_TOKEN"  # noqa: S105
+
+    def channel_for(self, group: str | None) -> str:
+        """The channel that receives the cards of ``group``'s holds."""
+        return self.group_channels.get(group or "", self.channel)
+
+    def credentials(self) -> SlackCredentials:
+        """Read the secrets from the environment; a missing one names its variable."""
+        needed = {"bot_token": self.bot_token_env}
+        needed["signing_secret" if self.mode == "http" else "app_token"] = (
+            self.signing_secret_env if self.mode == "http" else self.app_token_env
+        )
+        values: dict[str, SecretStr] = {}
+        for field, variable in needed.items():
+            value = os.environ.get(variable, "")
+            if not value:
+                raise ConfigError(f"slack.{field}_env", f"environment variable {variable} is unset")
+            values[field] = SecretStr(value)
+        return SlackCredentials(**values)
+
+
+class SlackCredentials(Frozen):
+    """The Slack secrets, as :class:`SecretStr` so that they never print."""
+
+    bot_token: SecretStr
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+
+
+class ServiceSettings(Frozen):
+    """How ``firewall serve`` listens, who may use its REST API, and how it syncs."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    tokens: dict[str, TokenDigest] = Field(
+        default_factory=dict, description="Approver id -> sha256 digest of their bearer token."
+    )
+    redis_url: str | None = Field(default=None, description="Pub/sub for prompt wake-ups.")
+    sync_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+
+class ServiceConfig(Frozen):
+    """Everything ``firewall serve`` needs: the firewall config plus the service tables."""
+
+    firewall: FirewallConfig
+    service: ServiceSettings = ServiceSettings()
+    slack: SlackSettings | None = None
+
+
+_tokens_adapter = TypeAdapter(dict[str, TokenDigest])
+
+
+def tokens_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Extra REST token digests from ``$FIREWALL_API_TOKENS`` (JSON: approver -> digest)."""
+    raw = environ.get(TOKENS_ENV)
+    if not raw:
+        return {}
+    try:
+        return _tokens_adapter.validate_python(json.loads(raw))
+    except (ValueError, ValidationError) as exc:
+        raise ConfigError(f"${TOKENS_ENV}", "must map approver ids to 'sha256:<hex>'") from exc
+
+
+def parse_service_config(data: dict[str, Any], base: Path = Path()) -> ServiceConfig:
+    """Split the ``[service]`` and ``[slack]`` tables off a firewall.toml mapping; validate."""
+    rest = dict(data)
+    tables = {name: rest.pop(name) for name in ("service", "slack") if name in rest}
+    firewall = parse_config(rest, base)
+    try:
+        return ServiceConfig.model_validate({"firewall": firewall, **tables})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(key, first["msg"]) from exc
+
+
+def load_service_config(path: Path | str) -> ServiceConfig:
+    """Read a firewall.toml that may carry ``[service]`` and ``[slack]`` tables."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), "file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
+    return parse_service_config(data, path.parent.resolve())

@@ -1,0 +1,76 @@
+"""FirewallMiddleware inside create_agent: allowed calls run, refusals reach the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+
+from firewall.adapters.langchain import FirewallMiddleware
+from firewall.examples.support_agent.agent import ScriptedChatModel
+from firewall.settings import GateSettings
+from tests.gate_helpers import AGENT, make_rig
+
+
+def run_agent(
+    tmp_path: Path, turns: list[AIMessage], **rig_options: Any
+) -> tuple[list[ToolMessage], list[str]]:
+    """Run a scripted create_agent; return its tool messages and what the tools executed."""
+    rig = make_rig(tmp_path, **rig_options)
+    executed: list[str] = []
+
+    @tool
+    def lookup(customer_id: str) -> str:
+        """Look up a customer."""
+        executed.append(f"lookup:{customer_id}")
+        return f"customer {customer_id}"
+
+    @tool
+    def refund(order_id: str, amount: float) -> str:
+        """Refund an order."""
+        executed.append(f"refund:{order_id}")
+        return "refunded"
+
+    agent = create_agent(
+        ScriptedChatModel(messages=iter(turns)),
+        tools=[lookup, refund],
+        middleware=[FirewallMiddleware(rig.firewall, AGENT)],
+    )
+    state = agent.invoke({"messages": [HumanMessage("help")]})
+    return [m for m in state["messages"] if isinstance(m, ToolMessage)], executed
+
+
+def turn(name: str, call_id: str, **args: Any) -> AIMessage:
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": call_id}])
+
+
+def test_allowed_and_refused_calls_in_one_agent_run(tmp_path: Path) -> None:
+    turns = [
+        turn("lookup", "c1", customer_id="c-1"),
+        turn("lookup", "c2", customer_id=7),
+        AIMessage(content="done"),
+    ]
+    (ok, bad_args), executed = run_agent(tmp_path, turns)
+    assert ok.status == "success"
+    assert ok.content == "customer c-1"
+    assert bad_args.status == "error"
+    assert "invalid_args" in str(bad_args.content)
+    assert bad_args.additional_kwargs["firewall"]["code"] == "invalid_args"
+    assert executed == ["lookup:c-1"]
+
+
+def test_hold_in_return_mode_tells_the_model_it_is_pending(tmp_path: Path) -> None:
+    turns = [turn("refund", "r1", order_id="o-1", amount=900.0), AIMessage(content="done")]
+    [pending], executed = run_agent(tmp_path, turns, settings=GateSettings(hold_mode="return"))
+    assert "pending approval hold_" in str(pending.content)
+    assert pending.additional_kwargs["firewall"]["kind"] == "hold"
+    assert executed == []
+
+
+def test_firewall_call_id_is_the_models_tool_call_id(tmp_path: Path) -> None:
+    turns = [turn("lookup", "call-abc", customer_id="c-1"), AIMessage(content="done")]
+    run_agent(tmp_path, turns)
+    assert {r.call_id for r in make_rig(tmp_path).records()} == {"call-abc"}

@@ -1,0 +1,81 @@
+"""Approval stores on every backend (SQLite file, PostgreSQL schema) and a frozen clock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg  # noqa: F401 - its C extension must load before freezegun swaps datetime
+import pytest
+from freezegun import freeze_time
+from freezegun.api import FrozenDateTimeFactory
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from firewall.approvals import ApprovalService, SqlApprovalStore
+from tests.approvals.helpers import GROUPS, T0, RecordingSink
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+# psycopg times its connection attempts with time.monotonic, which freezegun would freeze.
+FREEZE_IGNORE = ["psycopg"]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite approvals database file."""
+    return f"sqlite:///{tmp_path / 'approvals.db'}"
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema for this test only, dropped afterwards."""
+    schema = f"approvals_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh approvals database URL, once per backend."""
+    url: str = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    return url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[SqlApprovalStore]:
+    """An empty approval store on each backend."""
+    store = SqlApprovalStore(db_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def audit() -> RecordingSink:
+    """Audit events the service appended."""
+    return RecordingSink()
+
+
+@pytest.fixture
+def frozen() -> Iterator[FrozenDateTimeFactory]:
+    """Time frozen at ``T0`` (move it with ``frozen.tick``/``frozen.move_to``)."""
+    with freeze_time(T0, ignore=FREEZE_IGNORE) as factory:
+        assert isinstance(factory, FrozenDateTimeFactory)
+        yield factory
+
+
+@pytest.fixture
+def service(store: SqlApprovalStore, audit: RecordingSink) -> ApprovalService:
+    """The approval service over ``store``, with the test approver groups."""
+    return ApprovalService(store, audit, GROUPS)
