@@ -12,6 +12,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, model_validator
 
+from firewall.containment.settings import BreakerSettings, BudgetRule, LimitSettings
+from firewall.containment.stores import is_redis
+from firewall.credentials.vault import VaultSettings
 from firewall.errors import ConfigError
 from firewall.settings import GateSettings
 from firewall.stages.limits import RateLimitRule
@@ -25,6 +28,7 @@ class StorageSettings(Frozen):
     audit_url: str | None = None
     approvals_url: str | None = None
     limits_url: str = "memory://"
+    freeze_url: str | None = None
 
     def audit(self) -> str:
         """The audit log URL."""
@@ -33,6 +37,12 @@ class StorageSettings(Frozen):
     def approvals(self) -> str:
         """The approval store URL."""
         return self.approvals_url or self.url
+
+    def freeze(self) -> str:
+        """The freeze list: ``freeze_url``, else the Redis of the limits, else the SQL store."""
+        if self.freeze_url:
+            return self.freeze_url
+        return self.limits_url if is_redis(self.limits_url) else self.url
 
 
 class PolicySettings(Frozen):
@@ -50,6 +60,10 @@ class FirewallConfig(Frozen):
     holds: GateSettings = GateSettings()
     tools: Annotated[list[ToolSpec], Field(min_length=1)]
     rate_limits: list[RateLimitRule] = Field(default_factory=list)
+    budgets: list[BudgetRule] = Field(default_factory=list)
+    limits: LimitSettings = LimitSettings()
+    breaker: BreakerSettings = BreakerSettings()
+    vault: VaultSettings = VaultSettings()
     approvers: dict[str, frozenset[str]] = Field(
         default_factory=dict, description="Approver groups: name -> user ids."
     )
@@ -62,6 +76,26 @@ class FirewallConfig(Frozen):
             raise ValueError(f"duplicate tool names: {', '.join(duplicates)}")
         return self
 
+    @model_validator(mode="after")
+    def _credentials_declared(self) -> FirewallConfig:
+        for tool in self.tools:
+            if tool.credential is not None and tool.credential not in self.vault.credentials:
+                raise ValueError(
+                    f"tool {tool.name!r} needs credential {tool.credential!r},"
+                    " which [vault.credentials] does not declare"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _budgets_count_money(self) -> FirewallConfig:
+        money_args = {tool.name: tool.money_arg for tool in self.tools}
+        for rule in self.budgets:
+            if rule.tool != "*" and money_args.get(rule.tool) is None:
+                raise ValueError(
+                    f"budget for tool {rule.tool!r} needs a declared tool with a money_arg"
+                )
+        return self
+
     def resolved(self, base: Path) -> FirewallConfig:
         """A copy with relative paths (policy dir, SQLite files) made relative to ``base``."""
         policy_dir = self.policy.dir if self.policy.dir.is_absolute() else base / self.policy.dir
@@ -70,10 +104,23 @@ class FirewallConfig(Frozen):
                 "url": _resolve_sqlite(self.storage.url, base),
                 "audit_url": _resolve_sqlite(self.storage.audit_url, base),
                 "approvals_url": _resolve_sqlite(self.storage.approvals_url, base),
+                "freeze_url": _resolve_sqlite(self.storage.freeze_url, base),
             }
         )
         policy = self.policy.model_copy(update={"dir": policy_dir.resolve()})
-        return self.model_copy(update={"policy": policy, "storage": storage})
+        vault = self.vault.model_copy(
+            update={
+                "secrets_file": _resolve_path(self.vault.secrets_file, base),
+                "signing_key_file": _resolve_path(self.vault.signing_key_file, base),
+            }
+        )
+        return self.model_copy(update={"policy": policy, "storage": storage, "vault": vault})
+
+
+def _resolve_path(path: Path | None, base: Path) -> Path | None:
+    if path is None or path.is_absolute():
+        return path
+    return (base / path).resolve()
 
 
 def _resolve_sqlite(url: str | None, base: Path) -> Any:

@@ -7,8 +7,11 @@ from datetime import datetime
 
 from firewall.approvals.service import ApprovalService
 from firewall.approvals.store import SqlApprovalStore
+from firewall.audit.events import AuditSink
 from firewall.audit.store import SqlAuditLog
 from firewall.config import FirewallConfig
+from firewall.containment.control import AlertHook, Containment
+from firewall.credentials.vault import CredentialVault
 from firewall.gate import Firewall, utc_now
 from firewall.policy.engine import engine_from_url
 from firewall.stages.policy import FactsProvider
@@ -22,21 +25,38 @@ def approval_service(
     return ApprovalService(store, audit, config.approvers, clock=clock)
 
 
+def containment(
+    config: FirewallConfig, audit: AuditSink, alert: AlertHook | None = None
+) -> Containment:
+    """Kill switch, rate limits, budgets and circuit breaker on the configured stores."""
+    return Containment(
+        storage_url=config.storage.limits_url,
+        freeze_url=config.storage.freeze(),
+        rate_limits=config.rate_limits,
+        budgets=config.budgets,
+        settings=config.limits,
+        breaker=config.breaker,
+        audit=audit,
+        alert=alert,
+    )
+
+
 def build_firewall(
     config: FirewallConfig,
     *,
     facts: Mapping[str, FactsProvider] | None = None,
     clock: Callable[[], datetime] = utc_now,
+    alert: AlertHook | None = None,
 ) -> Firewall:
-    """A firewall wired exactly as ``config`` says."""
+    """A firewall wired exactly as ``config`` says; ``alert`` hears of automatic freezes."""
     audit = SqlAuditLog(config.storage.audit())
     return Firewall(
         tools=config.tools,
         policy=engine_from_url(config.policy.engine, config.policy.dir),
         audit=audit,
         approvals=approval_service(config, audit, clock),
-        rate_limits=config.rate_limits,
-        limits_storage=config.storage.limits_url,
+        containment=containment(config, audit, alert),
+        vault=CredentialVault.from_settings(config.vault),
         facts=facts,
         settings=config.holds,
         clock=clock,

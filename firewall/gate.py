@@ -14,12 +14,19 @@ from firewall.approvals.models import HoldRecord, HoldState
 from firewall.approvals.service import ApprovalService
 from firewall.audit.events import AuditSink
 from firewall.canonical import canonical_json
-from firewall.errors import ApprovalError, FirewallError
+from firewall.containment.control import Containment
+from firewall.containment.settings import BudgetRule
+from firewall.credentials.context import handed_over
+from firewall.credentials.redaction import scrub_exception
+from firewall.credentials.vault import CallCredential, CredentialVault
+from firewall.errors import ApprovalError, ConfigError, FirewallError
 from firewall.policy.engine import PolicyEngine
 from firewall.recording import decision_event, outcome_event
 from firewall.registry import ToolRegistry
 from firewall.settings import GateSettings
 from firewall.stages.base import CallContext, Stage
+from firewall.stages.budgets import BudgetCheck
+from firewall.stages.freeze import FreezeCheck
 from firewall.stages.limits import RateLimitCheck, RateLimitRule
 from firewall.stages.policy import FactsProvider, PolicyCheck
 from firewall.stages.tools import KnownTool, ScopeCheck, ValidArgs
@@ -55,18 +62,22 @@ class Executed(Generic[T]):
 def default_stages(
     tools: ToolRegistry,
     policy: PolicyEngine,
-    rate_limits: Iterable[RateLimitRule],
-    limits_storage: str,
+    containment: Containment,
     facts: Mapping[str, FactsProvider],
     clock: Callable[[], datetime],
 ) -> list[Stage]:
-    """The pipeline, outermost first: validate, scope, policy, limits."""
+    """The pipeline, outermost first: kill switch, validate, scope, policy, limits, budgets."""
+    shared, outage = containment.storage_url, containment.outage
     return [
+        FreezeCheck(containment.freezes, tools, outage),
         KnownTool(tools),
         ValidArgs(tools),
         ScopeCheck(),
         PolicyCheck(policy, clock, facts),
-        RateLimitCheck(rate_limits, limits_storage),
+        RateLimitCheck(
+            containment.rate_limits, shared, storage=containment.limiter_storage, outage=outage
+        ),
+        BudgetCheck(containment.budgets, containment.ledger, outage),
     ]
 
 
@@ -82,6 +93,9 @@ class Firewall:
         approvals: ApprovalService,
         rate_limits: Iterable[RateLimitRule] = (),
         limits_storage: str = "memory://",
+        budgets: Iterable[BudgetRule] = (),
+        containment: Containment | None = None,
+        vault: CredentialVault | None = None,
         facts: Mapping[str, FactsProvider] | None = None,
         settings: GateSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -93,8 +107,16 @@ class Firewall:
         self.approvals = approvals
         self.settings = settings or GateSettings()
         self._clock = clock
+        self.containment = containment or Containment(
+            storage_url=limits_storage, rate_limits=rate_limits, budgets=budgets, audit=audit
+        )
+        if containment is not None and (rate_limits or budgets or limits_storage != "memory://"):
+            raise ConfigError("firewall", "give rate limits, budgets and storage to Containment")
+        self.vault = vault or CredentialVault()
+        self.vault.check_tools(self.tools.values())
+        self._last_look = FreezeCheck(self.containment.freezes, self.tools, self.containment.outage)
         self.stages: Sequence[Stage] = stages or default_stages(
-            self.tools, policy, rate_limits, limits_storage, facts or {}, clock
+            self.tools, policy, self.containment, facts or {}, clock
         )
 
     # -- deciding ---------------------------------------------------------------------
@@ -105,14 +127,17 @@ class Firewall:
         decision: Allow | Deny | Hold = self._run_stages(ctx)
         if isinstance(decision, Allow) and ctx.policy and ctx.policy.outcome == "hold":
             decision = self._place_hold(ctx)
-        return self._refusal_if_unaudited(ctx, decision) or decision
+        decision = self._refusal_if_unaudited(ctx, decision) or decision
+        if isinstance(decision, Deny):
+            self._contain(ctx, decision, release=self._passed_budget(ctx.stage))
+        return decision
 
     def _run_stages(self, ctx: CallContext) -> Allow | Deny:
         for stage in self.stages:
             ctx.stage = stage.name
             try:
                 denial = stage.check(ctx)
-            except Exception as exc:  # noqa: BLE001 - a broken stage must fail closed
+            except Exception as exc:  # a broken stage must fail closed
                 log.exception("stage_failed", stage=stage.name, call_id=ctx.call.call_id)
                 return ctx.deny(
                     DenyCode.INTERNAL_ERROR, f"check {stage.name!r} failed ({type(exc).__name__})"
@@ -150,14 +175,31 @@ class Firewall:
         try:
             self.audit.append(event)
         except Exception as exc:  # noqa: BLE001 - audit before effect, or no effect
-            log.error("audit_unavailable", call_id=ctx.call.call_id, error=type(exc).__name__)
+            log.error(  # noqa: TRY400 - the error type is all the log needs
+                "audit_unavailable", call_id=ctx.call.call_id, error=type(exc).__name__
+            )
             return ctx.deny(DenyCode.STORE_ERROR, "audit log unavailable; call refused")
         return None
 
-    def _refuse(self, call: ToolCall, code: DenyCode, reason: str) -> Deny:
-        ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage="approval")
+    def _refuse(self, call: ToolCall, code: DenyCode, reason: str, stage: str = "approval") -> Deny:
+        ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage=stage)
         denial = ctx.deny(code, reason)
         return self._refusal_if_unaudited(ctx, denial) or denial
+
+    # -- containment ------------------------------------------------------------------
+
+    def _passed_budget(self, stage: str) -> bool:
+        """Whether a call refused at ``stage`` may hold a budget reservation."""
+        names = [s.name for s in self.stages]
+        if BudgetCheck.name not in names or stage not in names:
+            return True
+        return names.index(stage) > names.index(BudgetCheck.name)
+
+    def _contain(self, ctx: CallContext, denial: Deny, *, release: bool) -> None:
+        """After a final denial: give back the call's budget, count it for the breaker."""
+        if release:
+            self.containment.release(ctx.call.call_id)
+        self.containment.after_denial(ctx, denial)
 
     # -- holds ------------------------------------------------------------------------
 
@@ -166,15 +208,22 @@ class Firewall:
         ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage="approval")
         ctx.args_json = canonical_json(call.args)
         decision = self._hold_outcome(ctx, hold, record)
-        return self._refusal_if_unaudited(ctx, decision) or decision
+        decision = self._refusal_if_unaudited(ctx, decision) or decision
+        if isinstance(decision, Deny):
+            # Only a hold that can never run gives its budget back (not a mismatched call).
+            never_runs = decision.code in (DenyCode.APPROVAL_DENIED, DenyCode.APPROVAL_EXPIRED)
+            self._contain(ctx, decision, release=never_runs)
+        return decision
 
     def _hold_outcome(self, ctx: CallContext, hold: Hold, record: HoldRecord) -> Allow | Deny:
         if record.state is HoldState.APPROVED:
             try:
                 self.approvals.consume(hold.hold_id, ctx.call.binding_digest())
             except ApprovalError as exc:
-                code = DenyCode.APPROVAL_EXPIRED if exc.code == "expired" else (
-                    DenyCode.APPROVAL_MISMATCH
+                code = (
+                    DenyCode.APPROVAL_EXPIRED
+                    if exc.code == "expired"
+                    else (DenyCode.APPROVAL_MISMATCH)
                 )
                 return ctx.deny(code, str(exc))
             except FirewallError as exc:
@@ -184,9 +233,10 @@ class Firewall:
             who = ", ".join(record.decided_by) or "an approver"
             reason = f": {record.decision_reason}" if record.decision_reason else ""
             return ctx.deny(DenyCode.APPROVAL_DENIED, f"denied by {who}{reason}")
+        expired_at = record.expires_at.isoformat()
         return ctx.deny(
             DenyCode.APPROVAL_EXPIRED,
-            f"approval {hold.hold_id} expired at {record.expires_at.isoformat()} without a decision",
+            f"approval {hold.hold_id} expired at {expired_at} without a decision",
         )
 
     def _wait(self, call: ToolCall, hold: Hold) -> Allow | Deny:
@@ -216,13 +266,7 @@ class Firewall:
             decision = self._wait(call, decision)
         if isinstance(decision, Deny):
             return decision
-        try:
-            value = execute()
-        except BaseException as exc:
-            self._audit_outcome(call, "error", type(exc).__name__)
-            raise
-        self._audit_outcome(call, "ok", None)
-        return Executed(call_id=call.call_id, value=value, hold_id=hold_id)
+        return self.run_allowed(call, execute, hold_id=hold_id)
 
     async def arun(
         self, call: ToolCall, execute: Callable[[], Awaitable[T]]
@@ -236,20 +280,72 @@ class Firewall:
             decision = await self._await(call, decision)
         if isinstance(decision, Deny):
             return decision
+        return await self.arun_allowed(call, execute, hold_id=hold_id)
+
+    def run_allowed(
+        self, call: ToolCall, execute: Callable[[], T], *, hold_id: str | None = None
+    ) -> Executed[T] | Deny:
+        """Run a call already allowed (or approved): hand over its credential, audit the outcome.
+
+        For adapters that decide with :meth:`guard` / :meth:`resolve_hold` themselves. An
+        error leaves with any known secret masked (see :func:`scrub_exception`).
+        """
+        credential = self._before_run(call)
+        if isinstance(credential, Deny):
+            return credential
         try:
-            value = await execute()
+            with handed_over(credential):
+                value = execute()
+        except BaseException as exc:
+            self._audit_outcome(call, "error", type(exc).__name__)
+            failure = scrub_exception(exc, self.vault.registry)
+            if failure is exc:
+                raise
+        else:
+            self._audit_outcome(call, "ok", None)
+            return Executed(call_id=call.call_id, value=value, hold_id=hold_id)
+        raise failure  # outside the handler, so the leaking original is not chained
+
+    async def arun_allowed(
+        self, call: ToolCall, execute: Callable[[], Awaitable[T]], *, hold_id: str | None = None
+    ) -> Executed[T] | Deny:
+        """Async twin of :meth:`run_allowed`."""
+        credential = await asyncio.to_thread(self._before_run, call)
+        if isinstance(credential, Deny):
+            return credential
+        try:
+            with handed_over(credential):
+                value = await execute()
         except BaseException as exc:
             await asyncio.to_thread(self._audit_outcome, call, "error", type(exc).__name__)
-            raise
-        await asyncio.to_thread(self._audit_outcome, call, "ok", None)
-        return Executed(call_id=call.call_id, value=value, hold_id=hold_id)
+            failure = scrub_exception(exc, self.vault.registry)
+            if failure is exc:
+                raise
+        else:
+            await asyncio.to_thread(self._audit_outcome, call, "ok", None)
+            return Executed(call_id=call.call_id, value=value, hold_id=hold_id)
+        raise failure  # outside the handler, so the leaking original is not chained
+
+    def _before_run(self, call: ToolCall) -> CallCredential | Deny | None:
+        """Last look before the tool runs: not frozen meanwhile; then mint its credential."""
+        ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage="freeze")
+        denial = self._last_look.check(ctx)
+        if denial is None:
+            try:
+                return self.vault.issue(call, self.tools[call.tool])
+            except FirewallError as exc:
+                ctx.stage = "credential"
+                denial = ctx.deny(DenyCode.CREDENTIAL_ERROR, f"{exc}; call refused")
+        self.containment.release(call.call_id)
+        return self._refusal_if_unaudited(ctx, denial) or denial
 
     def _audit_outcome(self, call: ToolCall, outcome: str, error: str | None) -> None:
         try:
             self.audit.append(outcome_event(call, outcome, error))
-        except Exception:  # noqa: BLE001 - the effect happened; the call stays "in doubt"
+        except Exception:  # the effect happened; the call stays "in doubt"
             log.exception("outcome_not_audited", call_id=call.call_id, outcome=outcome)
 
     def close(self) -> None:
-        """Release the policy engine."""
+        """Release the policy engine and the shared-state stores."""
         self.policy.close()
+        self.containment.close()

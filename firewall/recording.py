@@ -1,11 +1,19 @@
-"""What the gate writes to the audit log for a decision and for an outcome."""
+"""What the gate writes to the audit log for a decision and for an outcome.
+
+A decision record carries the call's arguments so an auditor can see what was allowed
+(the amount of a refund, say). Arguments the tool spec marks personal are named in
+``personal_args``: the audit log stores them only as keyed commitments (see
+:mod:`firewall.audit.vault`). For a tool the firewall does not know, every argument is
+treated as personal, since nothing says otherwise.
+"""
 
 from __future__ import annotations
 
 from firewall.audit.events import AuditEvent
-from firewall.canonical import sha256_hex
 from firewall.stages.base import CallContext
-from firewall.types import Allow, Deny, Hold, ToolCall
+from firewall.types import Allow, Deny, Hold, ToolCall, new_id
+
+MAX_AUDITED_ARGS_BYTES = 16 * 1024
 
 
 def decision_event(ctx: CallContext, decision: Allow | Deny | Hold, revision: str) -> AuditEvent:
@@ -20,16 +28,19 @@ def decision_event(ctx: CallContext, decision: Allow | Deny | Hold, revision: st
         }
     if isinstance(decision, Deny) and decision.retry_after_s is not None:
         details["retry_after_s"] = round(decision.retry_after_s, 3)
+    audited_args = _audited_args(ctx, details)
     return AuditEvent(
         event="decision",
         call_id=ctx.call.call_id,
+        decision_id=new_id("dec"),
         principal=ctx.call.principal.policy_view(),
         tool=ctx.call.tool,
         outcome=decision.kind,
         code=decision.code.value if isinstance(decision, Deny) else None,
         reasons=decision.reasons if not isinstance(decision, Allow) else (),
         policy_revision=revision,
-        args_digest="sha256:" + sha256_hex(ctx.args_json) if ctx.args_json else None,
+        args=audited_args,
+        personal_args=_personal_args(ctx) if audited_args is not None else (),
         details=details,
     )
 
@@ -44,3 +55,19 @@ def outcome_event(call: ToolCall, outcome: str, error: str | None) -> AuditEvent
         outcome=outcome,
         details={"error": error} if error else {},
     )
+
+
+def _audited_args(ctx: CallContext, details: dict[str, object]) -> dict[str, object] | None:
+    """The call's arguments, if they were valid JSON and not oversized."""
+    if not ctx.args_json:
+        return None
+    if len(ctx.args_json) > MAX_AUDITED_ARGS_BYTES:
+        details["args_omitted"] = f"{len(ctx.args_json)} bytes"
+        return None
+    return dict(ctx.call.args)
+
+
+def _personal_args(ctx: CallContext) -> tuple[str, ...]:
+    if ctx.spec is None:
+        return tuple(sorted(ctx.call.args))
+    return tuple(name for name in ctx.spec.personal_args if name in ctx.call.args)

@@ -6,17 +6,20 @@ Every type here is frozen. Decisions are data: a stage ends a call by returning 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import limits
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from firewall.canonical import digest
 
 TOOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 SCOPE_PATTERN = r"^[a-z][a-z0-9_.-]*(:[a-z0-9_.*-]+)*$"
+CREDENTIAL_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 
 
 class Frozen(BaseModel):
@@ -55,6 +58,9 @@ class ToolSpec(Frozen):
     )
     personal_args: tuple[str, ...] = Field(
         default=(), description="Arguments holding personal data (never stored raw in audit)."
+    )
+    credential: Annotated[str, Field(pattern=CREDENTIAL_NAME_PATTERN)] | None = Field(
+        default=None, description="Vault credential handed to the tool per call (by name)."
     )
 
     def policy_view(self) -> dict[str, Any]:
@@ -113,6 +119,49 @@ class ToolCall(Frozen):
         )
 
 
+Per = Literal["agent", "tenant", "customer", "global"]
+"""Whose calls share one rate-limit or budget bucket."""
+
+
+def _limit_text(text: str) -> str:
+    limits.parse(text)  # raises ValueError naming what it could not read
+    return text
+
+
+LimitText = Annotated[str, AfterValidator(_limit_text)]
+"""A rate in ``limits`` notation, e.g. ``5/minute`` or ``100 per 2 hours``."""
+
+
+@functools.lru_cache(maxsize=256)
+def window_seconds(window: str) -> int:
+    """Length of a window such as ``1 hour`` or ``2 days`` in seconds; ValueError if unreadable."""
+    return int(limits.parse(f"1/{window}").get_expiry())
+
+
+def _window_text(text: str) -> str:
+    window_seconds(text)
+    return text
+
+
+WindowText = Annotated[str, AfterValidator(_window_text)]
+"""A time window in ``limits`` granularity notation, e.g. ``1 hour`` or ``30 minutes``."""
+
+
+class RateLimitObligation(Frozen):
+    """A rate limit the policy puts on this call's tool, e.g. ``5/hour`` per customer."""
+
+    per: Per = "agent"
+    limit: LimitText
+
+
+class BudgetObligation(Frozen):
+    """A money budget the policy puts on this call's tool: ``amount`` per ``per`` per ``window``."""
+
+    per: Per = "agent"
+    amount: Annotated[float, Field(ge=0)]
+    window: WindowText
+
+
 class Obligations(Frozen):
     """What the policy asks of the firewall besides the outcome."""
 
@@ -120,6 +169,8 @@ class Obligations(Frozen):
     quorum: Annotated[int, Field(ge=1, le=10)] = 1
     ttl_s: Annotated[int, Field(gt=0, le=7 * 24 * 3600)] | None = None
     redact: tuple[str, ...] = ()
+    rate_limits: tuple[RateLimitObligation, ...] = ()
+    budgets: tuple[BudgetObligation, ...] = ()
 
 
 class Allow(Frozen):
@@ -141,6 +192,9 @@ class DenyCode(StrEnum):
     POLICY_ERROR = "policy_error"
     RATE_LIMITED = "rate_limited"
     LIMITER_ERROR = "limiter_error"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    FROZEN = "frozen"
+    CREDENTIAL_ERROR = "credential_error"
     APPROVAL_DENIED = "approval_denied"
     APPROVAL_EXPIRED = "approval_expired"
     APPROVAL_MISMATCH = "approval_mismatch"

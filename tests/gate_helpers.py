@@ -10,6 +10,7 @@ from typing import Any
 
 from firewall.approvals.service import ApprovalService
 from firewall.approvals.store import SqlApprovalStore
+from firewall.audit.keyfiles import ensure_dev_key
 from firewall.audit.records import AuditRecord
 from firewall.audit.store import SqlAuditLog
 from firewall.gate import Firewall, utc_now
@@ -98,6 +99,7 @@ def make_rig(
     policy_dir.mkdir(exist_ok=True)
     (policy_dir / "decision.rego").write_text(policy, encoding="utf-8")
     url = f"sqlite:///{tmp_path / 'firewall.db'}"
+    ensure_dev_key(tmp_path)
     audit = SqlAuditLog(url)
     approvals = ApprovalService(
         SqlApprovalStore(url), audit, {"supervisors": ["alice", "carol"]}, clock=clock

@@ -76,3 +76,61 @@ def test_relative_sqlite_urls_resolve_against_the_config_dir(tmp_path: Path) -> 
     config = parse_config(minimal(storage={"url": "sqlite:///data/fw.db"}), tmp_path)
     assert config.storage.url == f"sqlite:///{tmp_path.resolve()}/data/fw.db"
     assert config.storage.approvals() == config.storage.url
+
+
+def test_example_config_declares_vault_budgets_and_breaker() -> None:
+    config = load_config(EXAMPLE)
+    assert [tool.credential for tool in config.tools] == ["crm", "payments", "payments"]
+    assert config.vault.secrets_file == EXAMPLE.with_name("demo_secrets.toml")
+    assert sorted(config.vault.credentials) == ["crm", "payments"]
+    assert [(rule.per, rule.amount, rule.window) for rule in config.budgets] == [
+        ("agent", 2000, "1 hour"),
+        ("customer", 500, "1 day"),
+    ]
+    assert config.limits.fail_open_low_risk is False
+    assert config.breaker.max_denials == 20
+
+
+def test_a_tool_credential_must_be_declared_in_the_vault() -> None:
+    tools = [{"name": "crm_lookup", "scope": "crm:read", "credential": "crm"}]
+    with pytest.raises(ConfigError, match="needs credential 'crm'"):
+        parse_config(minimal(tools=tools))
+
+
+def test_a_budget_needs_a_tool_that_moves_money() -> None:
+    budgets = [{"tool": "crm_lookup", "amount": 10, "window": "1 hour"}]
+    with pytest.raises(ConfigError, match="needs a declared tool with a money_arg"):
+        parse_config(minimal(budgets=budgets))
+
+
+def test_bad_budget_window_names_the_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(budgets=[{"amount": 10, "window": "1 fortnight"}]))
+    assert info.value.key == "budgets[0].window"
+
+
+def test_fail_open_is_off_unless_configured() -> None:
+    assert parse_config(minimal()).limits.fail_open_low_risk is False
+    opened = parse_config(minimal(limits={"fail_open_low_risk": True}))
+    assert opened.limits.fail_open_low_risk is True
+
+
+@pytest.mark.parametrize(
+    ("storage", "freeze_url"),
+    [
+        ({"url": "sqlite:////data/f.db"}, "sqlite:////data/f.db"),
+        ({"url": "sqlite:////d.db", "limits_url": "redis://r:6379/0"}, "redis://r:6379/0"),
+        ({"url": "sqlite:////d.db", "freeze_url": "redis://other/1"}, "redis://other/1"),
+    ],
+)
+def test_freeze_list_follows_redis_else_the_sql_store(
+    storage: dict[str, str], freeze_url: str
+) -> None:
+    assert parse_config(minimal(storage=storage)).storage.freeze() == freeze_url
+
+
+def test_vault_paths_resolve_against_the_config_dir(tmp_path: Path) -> None:
+    vault = {"secrets_file": "secrets.toml", "signing_key_file": "/abs/cap.pem"}
+    config = parse_config(minimal(vault=vault), tmp_path)
+    assert config.vault.secrets_file == (tmp_path / "secrets.toml").resolve()
+    assert config.vault.signing_key_file == Path("/abs/cap.pem")

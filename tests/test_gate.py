@@ -35,9 +35,19 @@ def test_allowed_call_runs_after_its_decision_is_durable(tmp_path: Path) -> None
     assert events == [("decision", "allow"), ("outcome", "ok")]
 
 
-def test_default_stage_order_is_validate_scope_policy_limits(tmp_path: Path) -> None:
+def test_default_stage_order_is_freeze_validate_scope_policy_limits_budget(
+    tmp_path: Path,
+) -> None:
     names = [stage.name for stage in make_rig(tmp_path).firewall.stages]
-    assert names == ["known_tool", "valid_args", "scope", "policy", "rate_limit"]
+    assert names == [
+        "freeze",
+        "known_tool",
+        "valid_args",
+        "scope",
+        "policy",
+        "rate_limit",
+        "budget",
+    ]
 
 
 def test_unknown_tool_is_denied_and_audited(tmp_path: Path) -> None:

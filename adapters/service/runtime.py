@@ -14,7 +14,12 @@ from firewall.approvals.notify import DecisionNotifier, Sleeper, Wakeup, notifie
 from firewall.approvals.service import ApprovalService, utc_now
 from firewall.approvals.store import SqlApprovalStore
 from firewall.audit.store import SqlAuditLog
-from firewall.service_config import ServiceConfig, tokens_from_env
+from firewall.service_config import (
+    ServiceConfig,
+    SlackCredentials,
+    SlackSettings,
+    tokens_from_env,
+)
 
 from .metrics import ServiceMetrics
 
@@ -29,6 +34,7 @@ class ServiceRuntime:
 
     def __init__(self, config: ServiceConfig, clock: Callable[[], datetime] = utc_now) -> None:
         storage = config.firewall.storage
+        credentials = config.slack.credentials() if config.slack else None  # fail fast
         self.config = config
         self.tokens = {**config.service.tokens, **tokens_from_env()}
         self.notifier: DecisionNotifier | None = notifier_from_url(config.service.redis_url)
@@ -39,8 +45,8 @@ class ServiceRuntime:
         )
         self.metrics = ServiceMetrics(self.approvals)
         self.slack: SlackApprovals | None = None
-        if config.slack is not None:
-            self.slack = _slack(config, self, clock)
+        if config.slack is not None and credentials is not None:
+            self.slack = _slack(config.slack, credentials, self, clock)
         self.worker = Worker(self, config.service.sync_interval_s)
 
     def close(self) -> None:
@@ -56,18 +62,20 @@ class ServiceRuntime:
 
 
 def _slack(
-    config: ServiceConfig, runtime: ServiceRuntime, clock: Callable[[], datetime]
+    settings: SlackSettings,
+    credentials: SlackCredentials,
+    runtime: ServiceRuntime,
+    clock: Callable[[], datetime],
 ) -> SlackApprovals:
     from ..slack import SlackApprovals  # noqa: PLC0415 - optional extra
 
-    assert config.slack is not None  # noqa: S101 - checked by the caller
     return SlackApprovals(
-        config.slack,
-        config.slack.credentials(),
+        settings,
+        credentials,
         runtime.approvals,
         runtime.audit,
-        cards_url=config.firewall.storage.approvals(),
-        tools=config.firewall.tools,
+        cards_url=runtime.config.firewall.storage.approvals(),
+        tools=runtime.config.firewall.tools,
         clock=clock,
         on_decision=lambda channel, _action, record, code: runtime.metrics.record(
             channel, record, code

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from ..slack import SlackApprovals
 from slack_bolt import BoltRequest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from ..slack import SlackApprovals
 
 MAX_BODY_BYTES = 256 * 1024
 

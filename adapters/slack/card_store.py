@@ -112,11 +112,18 @@ class SqlCardStore:
         """Give a claimed version back after the update failed, so it is retried."""
         self._swap(hold_id, cards_table.c.shown_version == claimed, shown_version=previous)
 
-    def mark(self, hold_id: str, *, outcome_posted: bool = False, done: bool = False) -> None:
-        """Record that the outcome reply was posted, or that the card needs nothing more."""
-        changes = {"outcome_posted": True} if outcome_posted else {}
-        changes |= {"done": True} if done else {}
-        self._swap(hold_id, cards_table.c.hold_id == hold_id, **changes)
+    def claim_outcome(self, hold_id: str) -> bool:
+        """Claim posting the outcome reply (once per hold); False if already claimed."""
+        unposted = cards_table.c.outcome_posted.is_(False)
+        return self._swap(hold_id, unposted, outcome_posted=True)
+
+    def release_outcome(self, hold_id: str) -> None:
+        """Give the outcome reply back after posting it failed, so it is retried."""
+        self._swap(hold_id, cards_table.c.outcome_posted.is_(True), outcome_posted=False)
+
+    def mark_done(self, hold_id: str) -> None:
+        """Record that the card needs nothing more."""
+        self._swap(hold_id, cards_table.c.done.is_(False), done=True)
 
     def get(self, hold_id: str) -> CardRow | None:
         """The card of ``hold_id``, or None."""

@@ -122,7 +122,8 @@ def _summary(record: HoldRecord, ctx: CardContext) -> list[Block]:
     }
     shown = [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields.items() if v]
     reasons = "\n".join(f"\u2022 {mask_text(reason)}" for reason in record.reasons)
-    args = json.dumps(mask_args(record.args, ctx.personal_args(record.tool)), indent=2)
+    masked = mask_args(record.args, ctx.personal_args(record.tool))
+    args = json.dumps(masked, indent=2, ensure_ascii=False)
     if len(args) > MAX_ARGS_CHARS:
         args = args[:MAX_ARGS_CHARS] + "\n\u2026 (truncated)"
     return [

@@ -52,10 +52,14 @@ class CardSync:
 
     def sync_all(self) -> None:
         """Post a card for every new pending hold; bring every open card up to date."""
+        open_rows = self._cards.open_cards()
+        carded = {row.hold_id for row in open_rows}  # a pending hold's card is never done
         for record in self._approvals.pending():
+            if record.hold_id in carded:
+                continue
             if self._cards.claim(record.hold_id, self._channel(record), self._clock()):
                 self._post(record)
-        for row in self._cards.open_cards():
+        for row in open_rows:
             self._sync(row)
 
     def refresh(self, hold_id: str) -> None:
@@ -79,7 +83,7 @@ class CardSync:
         if record.state is HoldState.EXECUTED and not row.outcome_posted:
             self._reply_outcome(row, record)
         elif record.state in FINAL_STATES and row.shown_version >= record.version:
-            self._cards.mark(row.hold_id, done=True)
+            self._cards.mark_done(row.hold_id)
 
     def _post(self, record: HoldRecord) -> None:
         text, blocks = card(record, self._context)
@@ -119,12 +123,15 @@ class CardSync:
         at = slack_date(datetime.fromisoformat(outcome.time))
         error = outcome.details.get("error")
         text = outcome_text(record, outcome.outcome or "error", error, at)
+        if not self._cards.claim_outcome(row.hold_id):
+            return  # another worker (or the click handler) is replying
         try:
             self._client.chat_postMessage(channel=row.channel, thread_ts=row.ts, text=text)
         except SLACK_ERRORS as exc:
             log.warning("slack_reply_failed", hold_id=record.hold_id, error=_describe(exc))
+            self._cards.release_outcome(row.hold_id)
             return
-        self._cards.mark(row.hold_id, outcome_posted=True, done=True)
+        self._cards.mark_done(row.hold_id)
 
     def _channel(self, record: HoldRecord) -> str:
         return self._settings.channel_for(record.approvers)

@@ -21,9 +21,9 @@ SCRIPT: tuple[tuple[str, dict[str, Any]], ...] = (
     ("issue_refund", {"order_id": "o-1", "amount": 25.0, "reason": "damaged item"}),
     ("issue_refund", {"order_id": "o-2", "amount": 450.0, "reason": "late delivery"}),
     ("charge_card", {"customer_id": "c-100", "amount": 99.0, "description": "express shipping"}),
-    ("crm_lookup", {"customer_id": "c-101"}),
     ("crm_lookup", {"customer_id": "c-100"}),
-    ("crm_lookup", {"customer_id": "c-101"}),
+    ("crm_lookup", {"customer_id": "c-100"}),
+    ("crm_lookup", {"customer_id": "c-100"}),
 )
 
 PRINCIPAL = Principal(

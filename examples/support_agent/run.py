@@ -11,6 +11,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage, ToolMessage
 from rich.console import Console
 
+from firewall.audit.keyfiles import ensure_dev_key
 from firewall.audit.verify import verify_store
 from firewall.config import FirewallConfig, load_config
 from firewall.factory import build_firewall
@@ -18,7 +19,7 @@ from firewall.gate import Firewall
 
 from .agent import SCRIPT, build_agent, scripted_turns
 from .backends import Backends
-from .supervisor import print_manual_instructions, scripted_supervisor
+from .supervisor import print_manual_instructions, rest_supervisor, scripted_supervisor
 
 CONFIG_PATH = Path(__file__).with_name("firewall.toml")
 
@@ -37,9 +38,10 @@ class Tally:
 
 
 def demo_config(data_dir: Path) -> FirewallConfig:
-    """The example config with its stores moved into ``data_dir``."""
+    """The example config with its stores, and a development audit key, in ``data_dir``."""
     config = load_config(CONFIG_PATH)
     data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dev_key(data_dir.resolve())  # the demo opts in; production configures a key
     url = f"sqlite:///{(data_dir / 'firewall.db').resolve()}"
     storage = config.storage.model_copy(update={"url": url})
     return config.model_copy(update={"storage": storage})
@@ -50,8 +52,11 @@ def _call_text(name: str, args: dict[str, Any]) -> str:
     return f"{name}({inner})"
 
 
-def _describe(message: ToolMessage, call_text: str, tally: Tally) -> str:
+def _describe(message: ToolMessage, call_text: str, tally: Tally, held: bool) -> str:
     decision = message.additional_kwargs.get("firewall")
+    if decision is None and held:
+        tally.add("held, approved and executed")
+        return f"[green]EXECUTED[/] {call_text}\n           -> {message.content}"
     if decision is None:
         tally.add("allowed")
         return f"[green]ALLOW[/]    {call_text}\n           -> {message.content}"
@@ -62,13 +67,21 @@ def _describe(message: ToolMessage, call_text: str, tally: Tally) -> str:
     return f"[red]DENY[/]     {call_text}\n           -> agent was told: {message.content}"
 
 
+def _was_held(firewall: Firewall, call_id: str) -> bool:
+    records = firewall.audit.records_for_call(call_id)  # type: ignore[attr-defined]
+    return any(record.event == "hold_created" for record in records)
+
+
 @contextmanager
-def _approver(
-    mode: str, firewall: Firewall, console: Console, data_dir: Path
-) -> Iterator[None]:
+def _approver(mode: str, firewall: Firewall, console: Console, data_dir: Path) -> Iterator[None]:
     if mode == "manual":
         print_manual_instructions(console, data_dir)
         yield
+        return
+    if mode == "rest":
+        db_url = demo_config(data_dir).storage.approvals()
+        with rest_supervisor(console, CONFIG_PATH, db_url, data_dir):
+            yield
         return
     with scripted_supervisor(firewall.approvals, console):
         yield
@@ -92,7 +105,8 @@ def main(data_dir: Path = Path(".firewall"), approver: str = "scripted") -> int:
                 for message in (node or {}).get("messages", []):
                     if isinstance(message, ToolMessage):
                         name, args = calls[message.tool_call_id]
-                        console.print(_describe(message, _call_text(name, args), tally))
+                        held = _was_held(firewall, message.tool_call_id)
+                        console.print(_describe(message, _call_text(name, args), tally, held))
     firewall.close()
     report = verify_store(config.storage.audit())
     status = "[green]intact[/]" if report.valid else "[red]TAMPERED[/]"

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from firewall.approvals.models import HoldRecord
 from firewall.approvals.service import ApprovalService
+from firewall.errors import MissingDependencyError
+from firewall.service_config import TOKENS_ENV, hash_token
 from firewall.testing.approver import ScriptedApprover, Verdict
 
+from .rest_approver import TOKEN_ENV
+
 THINKING_TIME_S = 0.3
+SERVICE_START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 15
+POLL_S = 0.05
 
 
 @contextmanager
@@ -55,3 +71,101 @@ def print_manual_instructions(console: Console, data_dir: Path) -> None:
         f"  firewall approvals list --data-dir {data_dir}\n"
         f"  firewall approvals approve HOLD_ID --as alice --data-dir {data_dir}"
     )
+
+
+@contextmanager
+def rest_supervisor(
+    console: Console, config_path: Path, db_url: str, data_dir: Path, approver: str = "alice"
+) -> Iterator[None]:
+    """Run ``firewall serve`` and a REST approver as two more OS processes meanwhile.
+
+    The approver's bearer token is made up for this run; the service knows only its
+    SHA-256 digest (``$FIREWALL_API_TOKENS``) and learns who approves from it.
+    """
+    for package in ("starlette", "uvicorn", "prometheus_client", "httpx"):
+        if importlib.util.find_spec(package) is None:
+            raise MissingDependencyError(package, "service")
+    token = secrets.token_urlsafe(32)
+    service_env = {**os.environ, TOKENS_ENV: json.dumps({approver: hash_token(token)})}
+    with _service(config_path, db_url, data_dir, service_env) as url:
+        console.print(
+            f"[bold]SERVICE[/]  firewall serve at {url}; supervisor '{approver}' approves"
+            " holds from another process through its REST API"
+        )
+        since = datetime.now(UTC).isoformat()
+        command = [
+            sys.executable,
+            "-m",
+            "firewall.examples.support_agent.rest_approver",
+            url,
+            since,
+        ]
+        env = {**os.environ, TOKEN_ENV: token}
+        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:  # noqa: S603
+            relay = threading.Thread(target=_relay, args=(process, console), daemon=True)
+            relay.start()
+            try:
+                yield
+            finally:
+                _stop(process)
+                relay.join(STOP_TIMEOUT_S)
+
+
+@contextmanager
+def _service(config_path: Path, db_url: str, data_dir: Path, env: dict[str, str]) -> Iterator[str]:
+    ready = data_dir / "service.url"
+    ready.unlink(missing_ok=True)
+    command = [
+        sys.executable, "-m", "firewall.adapters.service", "--config", str(config_path),
+        "--db", db_url, "--port", "0", "--ready-file", str(ready),
+    ]  # fmt: skip
+    with (data_dir / "service.log").open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log, env=env)  # noqa: S603
+        try:
+            yield _await_ready(process, ready, data_dir / "service.log")
+        finally:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    """Ask the process to stop; kill it if it does not within ``STOP_TIMEOUT_S``."""
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _await_ready(process: subprocess.Popen[Any], ready: Path, log: Path) -> str:
+    for _ in range(int(SERVICE_START_TIMEOUT_S / POLL_S)):
+        if ready.exists():
+            return ready.read_text(encoding="utf-8").strip()
+        if process.poll() is not None:
+            break
+        time.sleep(POLL_S)
+    raise RuntimeError(f"the approval service did not start; see {log}")
+
+
+def _relay(process: subprocess.Popen[str], console: Console) -> None:
+    """Show what the REST approver process reports."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if not line.startswith("{"):
+            continue
+        message = json.loads(line)
+        if message["event"] == "hold":
+            args = ", ".join(f"{key}={value!r}" for key, value in message["args"].items())
+            console.print(
+                f"[yellow]HOLD[/]     {escape(message['tool'])}({escape(args)}) ->"
+                f" {message['hold_id']} waits for '{message['approvers']}':"
+                f" {escape('; '.join(message['reasons']))}"
+            )
+        elif message["event"] == "decided" and message["state"]:
+            by = ", ".join(message["by"] or [])
+            console.print(
+                f"[cyan]APPROVED[/] by {by} via the REST API (hold {message['state']});"
+                " the waiting agent resumes"
+            )
+        else:
+            console.print(f"[red]APPROVER[/] {escape(json.dumps(message))}")

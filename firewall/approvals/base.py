@@ -26,6 +26,10 @@ class ApprovalStore(Protocol):
         """All holds (or those in ``state``), oldest first."""
         ...
 
+    def for_call(self, call_id: str) -> HoldRecord | None:
+        """The hold of the call ``call_id`` (the newest, should there be several), or None."""
+        ...
+
     def compare_and_set(self, old: HoldRecord, new: HoldRecord) -> bool:
         """Replace ``old`` by ``new`` iff the stored version is still ``old.version``."""
         ...

@@ -14,8 +14,8 @@ from typing import Any
 MASK = "\u2022\u2022\u2022"  # •••
 REDACTED = "[redacted]"
 SECRET_KEY = re.compile(
-    r"pass(word|phrase)?|secret|token|api[_-]?key|auth|credential|private[_-]?key|"
-    r"cvv|cvc|\bpin\b|card[_-]?number|\bpan\b|iban|account[_-]?number|ssn",
+    r"pass(word|phrase)|secret|token|api_?key|auth|credential|private_?key|"
+    r"card_?number|account_?number|(^|_)(pin|pan|cvv|cvc|ssn|iban|otp|pwd)(_|$)",
     re.IGNORECASE,
 )
 EMAIL = re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+-]*@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
@@ -43,7 +43,7 @@ def mask_args(args: Mapping[str, Any], personal: Collection[str] = ()) -> dict[s
 
 
 def _mask_entry(key: str, value: Any, personal: Collection[str]) -> Any:
-    if SECRET_KEY.search(key):
+    if SECRET_KEY.search(key.replace("-", "_")):
         return REDACTED
     if key in personal:
         return mask_identifier(value)

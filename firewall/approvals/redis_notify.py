@@ -37,6 +37,11 @@ class RedisNotifier:
             url, socket_connect_timeout=SOCKET_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S
         )
 
+    @property
+    def prefix(self) -> str:
+        """The channel prefix: ``<prefix>:<hold_id>``."""
+        return self._prefix
+
     def publish(self, hold_id: str) -> None:
         """Announce a change of ``hold_id``; a Redis failure is logged, never raised."""
         try:

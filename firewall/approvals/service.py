@@ -70,6 +70,10 @@ class ApprovalService:
         """The hold ``hold_id`` as stored, or None."""
         return self._store.get(hold_id)
 
+    def for_call(self, call_id: str) -> HoldRecord | None:
+        """The hold of the call ``call_id``, or None (to resume a paused call, not re-hold it)."""
+        return self._store.for_call(call_id)
+
     def pending(self) -> list[HoldRecord]:
         """The holds still waiting for a decision, oldest first (some may be overdue)."""
         return self._store.list(HoldState.PENDING)

@@ -134,6 +134,18 @@ class SqlApprovalStore:
             rows = conn.execute(query).all()
         return [_from_row(row._mapping) for row in rows]
 
+    def for_call(self, call_id: str) -> HoldRecord | None:
+        """The newest hold of the call ``call_id``, or None."""
+        query = (
+            select(holds_table)
+            .where(holds_table.c.call_id == call_id)
+            .order_by(holds_table.c.created_at.desc(), holds_table.c.hold_id.desc())
+            .limit(1)
+        )
+        with self._connection() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _from_row(row._mapping)
+
     def compare_and_set(self, old: HoldRecord, new: HoldRecord) -> bool:
         """Write ``new`` iff the stored hold is still at ``old.version``; True iff it won."""
         check_successor(old, new)

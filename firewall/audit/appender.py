@@ -4,44 +4,40 @@ Two levels of group commit:
 
 * In one process, :class:`GroupCommit` lets the thread that gets the commit lock seal
   every event queued meanwhile by other threads, in one transaction.
-* Across processes on PostgreSQL, :class:`HandoffSealer` first hands its events to the
-  UNLOGGED ``audit_pending`` table (a cheap commit: no WAL), then waits for the head
-  lock. Whoever gets the lock seals every pending event, its own and those of the
-  processes queued behind it, in one transaction; they find theirs sealed and return.
-  Each handed-off event carries an HMAC under a key derived from the writer's private
-  key, so rows planted by someone with only database access are never sealed.
+* Across processes on PostgreSQL, :class:`~firewall.audit.handoff.HandoffSealer` hands
+  events over through a table, so whoever holds the head lock seals for everyone.
 
 A call returns only after the transaction holding its records has committed.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
+from firewall.audit.heads import PendingEntry
 from firewall.audit.jcs import canonical
+from firewall.audit.rawsql import RawSql
 from firewall.audit.records import SealedRecord
-from firewall.audit.schema import pending_table, records_table
-from firewall.audit.vault import SealedValue, protect, subject_of
-from firewall.audit.vault_store import subject_keys
-from firewall.audit.writer import ChainWriter, PendingEntry
-from firewall.errors import AuditError
-from firewall.types import new_id
+from firewall.audit.vault import protect, subject_of
+from firewall.audit.vault_store import SubjectKeyCache, subject_keys
+from firewall.audit.writer import ChainWriter
 
 Sealer = Callable[[Sequence[dict[str, Any]]], list[SealedRecord]]
 
 
-def prepare(conn: Connection, events: Sequence[dict[str, Any]]) -> list[PendingEntry]:
+def prepare(
+    conn: Connection, events: Sequence[dict[str, Any]], cache: SubjectKeyCache | None = None
+) -> list[PendingEntry]:
     """Protect the personal data of ``events`` and encode them canonically."""
     subjects = [subject_of(data) for data in events]
-    keys = subject_keys(conn, {subject for subject in subjects if subject is not None})
+    wanted = {subject for subject in subjects if subject is not None}
+    keys = cache.keys(conn, wanted) if cache else subject_keys(conn, wanted)
     entries = []
     for data, subject in zip(events, subjects, strict=True):
         protected, values = protect(data, keys[subject] if subject is not None else None)
@@ -51,79 +47,95 @@ def prepare(conn: Connection, events: Sequence[dict[str, Any]]) -> list[PendingE
     return entries
 
 
+class SealingSession:
+    """One connection kept for sealing: no pool checkout, ping or reset per append.
+
+    Only the holder of the :class:`GroupCommit` lock uses it. A connection the driver
+    reports broken is dropped (that append fails: fail closed) and replaced next time.
+    """
+
+    def __init__(
+        self, engine: Engine, on_connect: Callable[[Connection], None] | None = None
+    ) -> None:
+        self._engine = engine
+        self._on_connect = on_connect
+        self._conn: Connection | None = None
+
+    @property
+    def dbapi_error(self) -> type[Exception]:
+        """The DBAPI driver's base error class."""
+        error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
+        return error
+
+    def driver(self) -> Any:
+        """The DBAPI driver's own connection, to run statements on directly."""
+        return self._connection().connection.driver_connection
+
+    def discard_transaction(self) -> None:
+        """Roll back whatever the driver connection was doing; drop it if that fails."""
+        try:
+            self.driver().rollback()
+        except Exception:  # noqa: BLE001 - a connection that cannot roll back is dropped
+            if self._conn is not None:
+                self._conn.invalidate()
+            self.close()
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self._engine.connect()
+            if self._on_connect is not None:
+                with self._conn.begin():
+                    self._on_connect(self._conn)
+        return self._conn
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction on the kept connection, committed when the block ends."""
+        self._conn = self._connection()
+        try:
+            with self._conn.begin():
+                yield self._conn
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                self.close()
+            raise
+
+    def close(self) -> None:
+        """Return the connection to the pool."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 class DirectSealer:
-    """Seal in one transaction that holds the head lock throughout (SQLite, or erasure).
+    """Seal in one transaction that holds the head lock throughout (SQLite).
 
     ``on_checkpoint`` receives each checkpoint note stored, after its commit.
     """
 
     def __init__(
-        self, engine: Engine, writer: ChainWriter, on_checkpoint: Callable[[str], None]
+        self,
+        engine: Engine,
+        writer: ChainWriter,
+        on_checkpoint: Callable[[str], None],
+        subject_keys: SubjectKeyCache,
     ) -> None:
-        self._engine = engine
-        self._writer = writer
-        self._on_checkpoint = on_checkpoint
+        self.session = SealingSession(engine, self._on_connect)
+        self.writer = writer
+        self.on_checkpoint = on_checkpoint
+        self.subject_keys = subject_keys
+
+    def _on_connect(self, conn: Connection) -> None:
+        """Prepare a fresh connection (nothing to do here)."""
 
     def __call__(self, events: Sequence[dict[str, Any]]) -> list[SealedRecord]:
-        with self._engine.begin() as conn:
-            head = self._writer.lock_head(conn)
-            records, note = self._writer.append(conn, head, prepare(conn, events))
+        with self.session.begin() as conn:
+            head = self.writer.lock_head(conn)
+            entries = prepare(conn, events, self.subject_keys)
+            records, note = self.writer.append(RawSql(conn), head, entries)
         if note:
-            self._on_checkpoint(note)
+            self.on_checkpoint(note)
         return records
-
-
-class HandoffSealer(DirectSealer):
-    """Hand events to ``audit_pending``, then seal them all under the head lock (PostgreSQL)."""
-
-    def __call__(self, events: Sequence[dict[str, Any]]) -> list[SealedRecord]:
-        ticket, note = new_id("t"), None
-        with self._engine.begin() as conn:
-            entries = prepare(conn, events)
-            conn.execute(insert(pending_table), [self._pending_row(ticket, e) for e in entries])
-        with self._engine.begin() as conn:
-            head = self._writer.lock_head(conn)
-            mine = _sealed_for(conn, ticket)
-            if not mine:
-                drained = self._drain(conn)
-                if not any(entry.ticket == ticket for entry in drained):
-                    raise AuditError("handed-off audit events vanished (database restarted?)")
-                records, note = self._writer.append(conn, head, drained)
-                pairs = zip(records, drained, strict=True)
-                mine = [record for record, entry in pairs if entry.ticket == ticket]
-        if note:
-            self._on_checkpoint(note)
-        if len(mine) != len(events):
-            raise AuditError(f"expected {len(events)} sealed records, found {len(mine)}")
-        return mine
-
-    def _pending_row(self, ticket: str, entry: PendingEntry) -> dict[str, Any]:
-        row = {
-            "ticket": ticket,
-            "event": entry.event,
-            "call_id": entry.call_id,
-            "entry": entry.entry,
-            "personal": json.dumps([_encode_value(value) for value in entry.values]),
-        }
-        return row | {"mac": _mac(self._writer.keys.handoff_keys[0], row)}
-
-    def _drain(self, conn: Connection) -> list[PendingEntry]:
-        rows = conn.execute(select(pending_table).order_by(pending_table.c.id)).mappings().all()
-        keys = self._writer.keys.handoff_keys
-        accepted = [row for row in rows if any(_mac_ok(key, row) for key in keys)]
-        if accepted:
-            ids = [row["id"] for row in accepted]
-            conn.execute(delete(pending_table).where(pending_table.c.id.in_(ids)))
-        return [
-            PendingEntry(
-                entry=row["entry"],
-                event=row["event"],
-                call_id=row["call_id"],
-                values=[_decode_value(item) for item in json.loads(row["personal"])],
-                ticket=row["ticket"],
-            )
-            for row in accepted
-        ]
 
 
 class GroupCommit:
@@ -147,10 +159,16 @@ class GroupCommit:
                 self._run(batch)
         return ticket.outcome()
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold off every append of this process (for maintenance on the same writer)."""
+        with self._commit_lock:
+            yield
+
     def _run(self, batch: list[_Ticket]) -> None:
         try:
             records = self._sealer([event for ticket in batch for event in ticket.events])
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - every waiter must get the error
             for ticket in batch:
                 ticket.fail(exc)
             return
@@ -179,31 +197,3 @@ class _Ticket:
         if self._error is not None:
             raise self._error
         return self._records
-
-
-def _sealed_for(conn: Connection, ticket: str) -> list[SealedRecord]:
-    rows = conn.execute(
-        select(records_table.c.seq, records_table.c.hash, records_table.c.body)
-        .where(records_table.c.ticket == ticket)
-        .order_by(records_table.c.seq)
-    )
-    return [SealedRecord(seq=int(seq), hash=h, body=body) for seq, h, body in rows]
-
-
-def _encode_value(value: SealedValue) -> list[str]:
-    nonce, ciphertext = (base64.b64encode(raw).decode("ascii") for raw in (value.nonce, value.ciphertext))
-    return [value.pseudonym, value.commitment, nonce, ciphertext]
-
-
-def _decode_value(item: list[str]) -> SealedValue:
-    pseudonym, commitment, nonce, ciphertext = item
-    return SealedValue(pseudonym, commitment, base64.b64decode(nonce), base64.b64decode(ciphertext))
-
-
-def _mac(key: bytes, row: dict[str, Any]) -> str:
-    fields = [row["ticket"], row["event"], row["call_id"], row["entry"], row["personal"]]
-    return hmac.new(key, json.dumps(fields).encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _mac_ok(key: bytes, row: Any) -> bool:
-    return hmac.compare_digest(_mac(key, dict(row)), str(row["mac"]))

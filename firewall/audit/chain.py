@@ -43,6 +43,11 @@ class Findings:
         if is_problem and (self.first_problem is None or seq < self.first_problem.seq):
             self.first_problem = finding
 
+    def first_problem_between(self, first: int, last: int) -> int | None:
+        """The lowest seq in ``first..last`` of a kept finding that shows tampering."""
+        seqs = [f.seq for f in self.kept if f.severity == "tampered" and first <= f.seq <= last]
+        return min(seqs, default=None)
+
     def has(self, severity: str) -> bool:
         """True if any finding so far has ``severity``."""
         return severity in self.severities
@@ -67,10 +72,18 @@ class ChainChecker:
         self.last_hash = GENESIS_HASH
         self.first_seq: int | None = None
         self.observed: dict[int, tuple[bytes, str]] = {0: (EMPTY_ROOT, GENESIS_HASH)}
-        self.awaiting_outcome: dict[str, InDoubtCall] = {}
+        self.awaiting_outcome: dict[str, tuple[int, str | None]] = {}
         self.erased: dict[str, int] = {}
         self.rotations: list[Rotation] = []
         self._sizes = frozenset(sizes)
+
+    def in_doubt(self) -> tuple[InDoubtCall, ...]:
+        """Allowed calls with no outcome record, in sequence order."""
+        calls = [
+            InDoubtCall(call_id=call_id, seq=seq, tool=tool)
+            for call_id, (seq, tool) in self.awaiting_outcome.items()
+        ]
+        return tuple(sorted(calls, key=lambda call: call.seq))
 
     @property
     def count(self) -> int:
@@ -84,8 +97,13 @@ class ChainChecker:
         data = _parse(body)
         seq = data.get("seq") if data is not None else None
         if data is None or not isinstance(seq, int):
-            self._add(FindingKind.MALFORMED, row_seq or expected_seq, None, body[:80],
-                      "the record is not a format-2 JSON object")
+            self._add(
+                FindingKind.MALFORMED,
+                row_seq or expected_seq,
+                None,
+                body[:80],
+                "the record is not a format-2 JSON object",
+            )
             seq = row_seq or expected_seq
         else:
             self._check_record(data, seq, row_seq, stored_hash, computed)
@@ -100,28 +118,53 @@ class ChainChecker:
         self, data: dict[str, Any], seq: int, row_seq: int | None, stored: str | None, computed: str
     ) -> None:
         gap = self._check_sequence(seq, row_seq)
-        if stored is not None and stored != computed:
-            self._add(FindingKind.HASH_MISMATCH, seq, computed, stored,
-                      "the record's content does not match its stored hash")
+        altered = stored is not None and stored != computed
+        if altered:
+            self._add(
+                FindingKind.HASH_MISMATCH,
+                seq,
+                computed,
+                stored,
+                "the record's content does not match its stored hash",
+            )
         version = data.get("v")
         if version not in SUPPORTED_VERSIONS:
-            self._add(FindingKind.UNSUPPORTED_VERSION, seq, "2", str(version),
-                      f"record format version {version} is not supported")
-        prev_hash = data.get("prev_hash")
-        if prev_hash != self.last_hash and not gap:
-            self._add(FindingKind.BROKEN_LINK, max(self.last_seq, 1), self.last_hash,
-                      str(prev_hash),
-                      f"record {seq} links to a record {self.last_seq} other than the one "
-                      f"stored: record {self.last_seq} or record {seq}'s link was changed")
+            self._add(
+                FindingKind.UNSUPPORTED_VERSION,
+                seq,
+                "2",
+                str(version),
+                f"record format version {version} is not supported",
+            )
+        if data.get("prev_hash") != self.last_hash and not gap:
+            self._report_link(seq, str(data.get("prev_hash")), blame_this=altered)
         entry = data.get("entry")
         if isinstance(entry, dict):
             self._track(seq, entry)
 
+    def _report_link(self, seq: int, prev_hash: str, *, blame_this: bool) -> None:
+        # Either this record's link or the record before it changed; unless this one is
+        # known to be altered, the earlier record is the first that may be bad.
+        where = seq if blame_this else max(self.last_seq, 1)
+        self._add(
+            FindingKind.BROKEN_LINK,
+            where,
+            self.last_hash,
+            prev_hash,
+            f"record {seq} links to a record {self.last_seq} other than the one stored: "
+            f"record {self.last_seq} or record {seq}'s link was changed",
+        )
+
     def _check_sequence(self, seq: int, row_seq: int | None) -> bool:
         expected = self.last_seq + 1
         if row_seq is not None and row_seq != seq:
-            self._add(FindingKind.SEQUENCE_GAP, min(row_seq, seq), str(row_seq), str(seq),
-                      f"row {row_seq} holds the record of seq {seq}")
+            self._add(
+                FindingKind.SEQUENCE_GAP,
+                min(row_seq, seq),
+                str(row_seq),
+                str(seq),
+                f"row {row_seq} holds the record of seq {seq}",
+            )
             return True
         if seq == expected:
             return False
@@ -137,9 +180,7 @@ class ChainChecker:
         event, call_id = entry.get("event"), entry.get("call_id")
         if event == "decision" and entry.get("outcome") == "allow" and isinstance(call_id, str):
             tool = entry.get("tool")
-            self.awaiting_outcome[call_id] = InDoubtCall(
-                call_id=call_id, seq=seq, tool=tool if isinstance(tool, str) else None
-            )
+            self.awaiting_outcome[call_id] = (seq, tool if isinstance(tool, str) else None)
         elif event == "outcome" and isinstance(call_id, str):
             self.awaiting_outcome.pop(call_id, None)
         elif event in {"subject_erased", "key_rotated"}:
@@ -149,8 +190,13 @@ class ChainChecker:
         if event == "subject_erased":
             subject = str(details.get("subject"))
             self.erased[subject] = seq
-            self._add(FindingKind.ERASED, seq, None, subject,
-                      f"subject {subject} was erased: its personal values are unreadable")
+            self._add(
+                FindingKind.ERASED,
+                seq,
+                None,
+                subject,
+                f"subject {subject} was erased: its personal values are unreadable",
+            )
             return
         old, new = details.get("old_key"), details.get("new_key")
         if isinstance(old, str) and isinstance(new, str):
@@ -162,9 +208,12 @@ class ChainChecker:
         self.findings.add(kind, seq, expected, found, message)
 
 
+_DECODER = json.JSONDecoder()
+
+
 def _parse(body: str) -> dict[str, Any] | None:
     try:
-        data = json.loads(body)
+        data, end = _DECODER.raw_decode(body)  # json.loads minus its wrapper: hot path
     except ValueError:
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict) and end == len(body) else None

@@ -8,7 +8,7 @@ A checkpoint reads::
     chain sha256:4be1...                  <- extension: hash of record 1204 (chain head)
     time 2025-01-31T09:00:00.000000+00:00 <- extension: when it was signed
 
-    — firewall-audit-2025 AbCdEf...       <- one line per signature: key name, base64(key ID || Ed25519)
+    — firewall-audit-2025 AbCdEf...       <- per signature: name, base64(key ID || sig)
 
 The body (up to the blank line) is what is signed.
 """

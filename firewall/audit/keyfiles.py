@@ -50,7 +50,7 @@ class WriterKeys:
         self.signing = signing
         self.previous = tuple(previous)
         self.path = path
-        self._mtime = path.stat().st_mtime_ns if path else None
+        self._stamp = _stamp(path) if path else None
         self._handoff_keys = [_handoff_key(signing)]
 
     @classmethod
@@ -71,14 +71,19 @@ class WriterKeys:
 
     def refresh(self) -> bool:
         """Reload the key file if it changed on disk (after a rotation); True if reloaded."""
-        if self.path is None or self.path.stat().st_mtime_ns == self._mtime:
+        if self.path is None or _stamp(self.path) == self._stamp:
             return False
         fresh = WriterKeys.from_file(self.path)
-        self.signing, self.previous, self._mtime = fresh.signing, fresh.previous, fresh._mtime
+        self.signing, self.previous, self._stamp = fresh.signing, fresh.previous, fresh._stamp
         # Events this process handed off under the old key must still be accepted.
         self._handoff_keys.insert(0, _handoff_key(self.signing))
-        log.info("audit_key_reloaded", key=self.signing.verifier.key_id)
         return True
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when a key file is replaced: its inode, size and modification time."""
+    status = path.stat()
+    return status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def _handoff_key(key: SigningKey) -> bytes:
@@ -173,7 +178,6 @@ def resolve_writer_keys(url: str, key_file: Path | None = None) -> WriterKeys:
     directory = sqlite_directory(url)
     if key_file is None and directory is not None and dev_key_path(directory).exists():
         key_file = dev_key_path(directory)
-        log.warning("audit_dev_key_in_use", path=str(key_file))
     if key_file is None:
         raise AuditError(
             "no audit signing key: set FIREWALL_AUDIT_KEY_FILE (create one with "
@@ -183,7 +187,14 @@ def resolve_writer_keys(url: str, key_file: Path | None = None) -> WriterKeys:
 
 
 def default_public_keys(url: str) -> tuple[Path, ...]:
-    """The ``.pub`` files of a development key next to a SQLite database, if any."""
+    """Public keys an operator's own ``verify`` trusts when given none (auditors pass theirs).
+
+    The ``.pub`` files beside ``$FIREWALL_AUDIT_KEY_FILE`` (``keygen`` writes them there),
+    else those of a development key next to a SQLite database.
+    """
+    env_path = os.environ.get(KEY_FILE_ENV)
+    if env_path:
+        return tuple(sorted(Path(env_path).parent.glob("*.pub")))
     directory = sqlite_directory(url)
     if directory is None:
         return ()

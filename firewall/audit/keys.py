@@ -13,14 +13,19 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
-from cryptography.hazmat.primitives.serialization import NoEncryption
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from firewall.errors import AuditError
 
@@ -49,7 +54,7 @@ class VerifierKey:
     name: str
     public: bytes
 
-    @property
+    @cached_property
     def key_hash(self) -> int:
         """The key ID."""
         return key_hash(self.name, self.public)
@@ -64,10 +69,14 @@ class VerifierKey:
         encoded = base64.b64encode(ED25519 + self.public).decode("ascii")
         return f"{self.key_id}+{encoded}"
 
+    @cached_property
+    def _public_key(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey.from_public_bytes(self.public)
+
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True if ``signature`` is this key's signature of ``message``."""
         try:
-            Ed25519PublicKey.from_public_bytes(self.public).verify(signature, message)
+            self._public_key.verify(signature, message)
         except InvalidSignature:
             return False
         return True
@@ -91,7 +100,7 @@ class SigningKey:
     def __repr__(self) -> str:
         return f"SigningKey(name={self.name!r}, seed=<hidden>)"
 
-    @property
+    @cached_property
     def verifier(self) -> VerifierKey:
         """The matching public key."""
         public = self._private().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -125,12 +134,16 @@ class SigningKey:
         _check_hash(key.verifier.key_hash, hash_text, name)
         return key
 
-    def _private(self) -> Ed25519PrivateKey:
+    @cached_property
+    def _private_key(self) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(self.seed)
+
+    def _private(self) -> Ed25519PrivateKey:
+        return self._private_key
 
 
 def _split_key(text: str, what: str) -> tuple[str, str, bytes]:
-    parts = text.split("+")
+    parts = text.split("+", 2)
     if len(parts) != 3:
         raise AuditError(f"malformed {what}: expected name+hash+base64")
     name, hash_text, encoded = parts

@@ -1,140 +1,193 @@
-"""The audit log in SQL: SQLite by default, PostgreSQL for several hosts.
+"""The audit log in SQL: SQLite by default, PostgreSQL for several workers and hosts.
 
-Every append takes the head row locked in its own transaction (``SELECT ... FOR
-UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), seals the records after it and
-moves the head, so concurrent writers in any number of processes build one gapless
-chain. Sequence numbers never come from a database sequence (those have gaps).
+Writing needs the writer's Ed25519 key (see :mod:`firewall.audit.keyfiles`); reading and
+verifying do not. Appends are group-committed (see :mod:`firewall.audit.appender`) and
+return only once durable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, insert, select, update
+import structlog
+from sqlalchemy import Connection
 
+from firewall.audit.appender import DirectSealer, GroupCommit
+from firewall.audit.bundle import BundleManifest, export_bundle
 from firewall.audit.engine import make_engine, snapshot_options, translated_errors
 from firewall.audit.events import AuditEvent
-from firewall.audit.records import AuditRecord, seal
-from firewall.audit.schema import (
-    HEAD_ROW_ID,
-    check_schema,
-    create_schema,
-    head_table,
-    record_to_row,
-    records_table,
-    row_to_record,
+from firewall.audit.handoff import HandoffSealer
+from firewall.audit.heads import HeadState
+from firewall.audit.keyfiles import WriterKeys, resolve_writer_keys
+from firewall.audit.keys import SigningKey
+from firewall.audit.maintenance import (
+    Erasure,
+    discard_staged,
+    erase_subject,
+    install_key,
+    rotate,
+    stage_key_file,
+    write_checkpoint,
 )
+from firewall.audit.mirror import mirror_checkpoint
+from firewall.audit.reading import AuditSnapshot
+from firewall.audit.records import AuditRecord, SealedRecord, event_data, format_time
+from firewall.audit.schema import check_tables, create_tables, read_meta
+from firewall.audit.settings import CheckpointPolicy
+from firewall.audit.vault import parse_reference
+from firewall.audit.vault_store import SubjectKeyCache
+from firewall.audit.writer import ChainWriter
 from firewall.errors import AuditError
 
-DEFAULT_CHUNK_SIZE = 500
+DEFAULT_CHUNK_SIZE = 2000
+log = structlog.get_logger("firewall.audit")
+ORIGIN_PREFIX = "agent-firewall/audit/"
 
 
-class AuditSnapshot:
-    """One consistent read view of the log (valid inside :meth:`SqlAuditLog.snapshot`)."""
-
-    def __init__(self, conn: Connection, chunk_size: int) -> None:
-        self._conn = conn
-        self._chunk_size = chunk_size
-
-    def head(self) -> tuple[int, str] | None:
-        """``(seq, hash)`` of the last record as the head row says, or None if empty."""
-        with translated_errors("read the audit head"):
-            row = self._conn.execute(
-                select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == HEAD_ROW_ID)
-            ).first()
-        if row is None or row.seq == 0:
-            return None
-        return int(row.seq), str(row.hash)
-
-    def records(self, start_seq: int = 1) -> Iterator[AuditRecord]:
-        """The records from ``start_seq`` on, in sequence order, read in chunks."""
-        next_seq = start_seq
-        while True:
-            rows = self._read(
-                select(records_table)
-                .where(records_table.c.seq >= next_seq)
-                .order_by(records_table.c.seq)
-                .limit(self._chunk_size),
-                which=f"from seq {next_seq} on",
-            )
-            for row in rows:
-                record = row_to_record(row)
-                yield record
-                next_seq = record.seq + 1
-            if len(rows) < self._chunk_size:
-                return
-
-    def records_for_call(self, call_id: str) -> list[AuditRecord]:
-        """Every record of one call, in sequence order."""
-        query = (
-            select(records_table)
-            .where(records_table.c.call_id == call_id)
-            .order_by(records_table.c.seq)
-        )
-        return [row_to_record(row) for row in self._read(query, which=f"of call {call_id}")]
-
-    def _read(self, query: Select[Any], *, which: str) -> Sequence[RowMapping]:
-        with translated_errors(f"read the audit records {which}"):
-            try:
-                return self._conn.execute(query).mappings().all()
-            except ValueError as exc:  # a JSON column that no longer parses
-                raise AuditError(f"an audit record {which} is unreadable: {exc}") from exc
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
 
 
 class SqlAuditLog:
-    """The hash-chained audit log in one SQL database (an :class:`AuditSink`).
+    """The hash-chained, signed audit log in one SQL database (an :class:`AuditSink`).
 
-    ``create=False`` opens an existing log without writing anything (for verifying):
-    missing tables or a missing SQLite file raise :class:`AuditError`.
+    ``create=False`` opens an existing log read-only (no key needed). Otherwise ``keys``
+    (default: found by :func:`resolve_writer_keys`) sign every head; ``checkpoints``
+    says how often a checkpoint is kept, and ``checkpoint_dir`` receives a copy of each.
+    ``handoff`` (default: on for PostgreSQL) groups appends across processes.
     """
 
     def __init__(
-        self, url: str, *, create: bool = True, chunk_size: int = DEFAULT_CHUNK_SIZE
+        self,
+        url: str,
+        *,
+        create: bool = True,
+        keys: WriterKeys | None = None,
+        checkpoints: CheckpointPolicy | None = None,
+        checkpoint_dir: Path | None = None,
+        handoff: bool | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> None:
-        self._engine = make_engine(url, read_only=not create)
         self._chunk_size = chunk_size
+        self._checkpoint_dir = checkpoint_dir
+        self._writer: ChainWriter | None = None
+        if create:
+            keys = keys or resolve_writer_keys(url)
+            self._writer = ChainWriter(keys, checkpoints or CheckpointPolicy(), clock)
+        self._engine = make_engine(url, read_only=not create)
         try:
-            with translated_errors("open its tables"), self._engine.connect() as conn:
-                if not create:  # read without taking SQLite's write lock
-                    conn.execution_options(**snapshot_options(self._engine))
-                with conn.begin():
-                    (create_schema if create else check_schema)(conn)
+            self.meta = self._open()
         except AuditError:
             self._engine.dispose()
             raise
+        self.origin = self.meta["origin"]
+        self._group: GroupCommit | None = None
+        if self._writer is not None:
+            self._writer.origin = self.origin
+            use_handoff = self._engine.dialect.name == "postgresql" if handoff is None else handoff
+            self._subject_keys = SubjectKeyCache()
+            self._sealer = (HandoffSealer if use_handoff else DirectSealer)(
+                self._engine, self._writer, self._mirror, self._subject_keys
+            )
+            self._group = GroupCommit(self._sealer)
+
+    # -- writing ----------------------------------------------------------------------
 
     def append(self, event: AuditEvent) -> AuditRecord:
         """Seal ``event`` as the next record; durable when this returns."""
         return self.append_many([event])[0]
 
     def append_many(self, events: Iterable[AuditEvent]) -> list[AuditRecord]:
-        """Seal ``events`` as the next records, in order, in one transaction."""
-        pending = list(events)
-        if not pending:
+        """Seal ``events`` as consecutive records, in order, in one transaction."""
+        return [sealed.record() for sealed in self.append_sealed(events)]
+
+    def append_sealed(self, events: Iterable[AuditEvent]) -> list[SealedRecord]:
+        """Like :meth:`append_many`, returning the stored form (no parsing)."""
+        data = [event_data(event) for event in events]
+        if not data:
             return []
-        with translated_errors("append"), self._engine.begin() as conn:
-            seq, prev_hash = self._lock_head(conn)
-            now = datetime.now(UTC)
-            sealed: list[AuditRecord] = []
-            for event in pending:
-                seq += 1
-                sealed.append(seal(event, seq, prev_hash, now))
-                prev_hash = sealed[-1].hash
-            conn.execute(insert(records_table), [record_to_row(record) for record in sealed])
-            conn.execute(
-                update(head_table)
-                .where(head_table.c.id == HEAD_ROW_ID)
-                .values(seq=seq, hash=prev_hash)
-            )
-        return sealed
+        self._writer_or_fail()
+        assert self._group is not None  # noqa: S101 - set together with the writer
+        with translated_errors("append"):
+            return self._group.submit(data)
+
+    @property
+    def writer_keys(self) -> WriterKeys:
+        """The keys this log signs with (:class:`AuditError` if opened read-only)."""
+        return self._writer_or_fail().keys
+
+    def erase(self, subject: str) -> Erasure | None:
+        """Destroy ``subject``'s key and values and append ``subject_erased`` (None if unknown)."""
+        with self._maintenance() as (conn, head, writer):
+            erasure, note = erase_subject(conn, head, writer, subject)
+            self._subject_keys.forget(subject)
+        self._mirror(note)
+        return erasure
+
+    def checkpoint(self, *, min_age_s: float | None = None) -> str | None:
+        """Sign and store a checkpoint of the head now (even if nothing was appended).
+
+        With ``min_age_s``, only if the last checkpoint is at least that old (so several
+        processes on a timer store one per interval). Returns the note, or None.
+        """
+        with self._maintenance() as (conn, head, writer):
+            note = write_checkpoint(conn, head, writer, min_age_s)
+        self._mirror(note)
+        return note
+
+    def rotate_key(self, new_key: SigningKey) -> AuditRecord:
+        """Append ``key_rotated`` signed by the old and ``new_key``, then sign with the new.
+
+        If the keys came from a file, the file is replaced (new key first, the old
+        public keys after it), so every writer using it switches on its next append.
+        """
+        writer = self._writer_or_fail()
+        staged = stage_key_file(writer.keys, new_key)
+        try:
+            with self._maintenance() as (conn, head, _):
+                record, note = rotate(conn, head, writer, new_key)
+        except BaseException:
+            discard_staged(staged)
+            raise
+        install_key(writer.keys, new_key, staged)
+        self._mirror(note)
+        return record
+
+    @contextmanager
+    def _maintenance(self) -> Iterator[tuple[Connection, HeadState, ChainWriter]]:
+        writer = self._writer_or_fail()
+        assert self._group is not None  # noqa: S101 - set together with the writer
+        with self._group.exclusive(), translated_errors("write"), self._engine.begin() as conn:
+            yield conn, writer.lock_head(conn), writer
+
+    def _writer_or_fail(self) -> ChainWriter:
+        if self._writer is None:
+            raise AuditError("this audit log was opened read-only (create=False)")
+        return self._writer
+
+    def _mirror(self, note: str | None) -> None:
+        # The checkpoint is committed already: a failed copy must not fail the append.
+        if note is None or self._checkpoint_dir is None:
+            return
+        try:
+            mirror_checkpoint(self._checkpoint_dir, note)
+        except AuditError as exc:
+            log.exception("audit_checkpoint_not_mirrored", error=str(exc))
+
+    # -- reading ----------------------------------------------------------------------
 
     @contextmanager
     def snapshot(self) -> Iterator[AuditSnapshot]:
-        """A consistent read view: head and records as of one moment."""
+        """A consistent read view: head, checkpoints and records as of one moment."""
         with translated_errors("read"), self._engine.connect() as conn:
             conn.execution_options(**snapshot_options(self._engine))
             with conn.begin():
@@ -155,8 +208,34 @@ class SqlAuditLog:
         with self.snapshot() as view:
             return view.records_for_call(call_id)
 
+    def last_records(self, limit: int, call_id: str | None = None) -> list[AuditRecord]:
+        """The last ``limit`` records (of one call, if ``call_id``), oldest first."""
+        if call_id is not None:
+            return self.records_for_call(call_id)[-limit:]
+        with self.snapshot() as view:
+            head = view.head()
+            start = max(1, head[0] - limit + 1) if head else 1
+            return list(deque(view.records(start), maxlen=limit))
+
+    def reveal(self, reference: str) -> tuple[bool, Any]:
+        """``(True, value)`` behind a ``pd:`` reference, or ``(False, None)`` if erased."""
+        if parse_reference(reference) is None:
+            raise AuditError(f"{reference[:80]!r} is not a personal-data reference")
+        with self.snapshot() as view:
+            return view.reveal(reference)
+
+    def export(self, out_dir: Path) -> BundleManifest:
+        """Write a self-contained bundle of the whole log (no personal values) to ``out_dir``."""
+        with self.snapshot() as view:
+            return export_bundle(view, out_dir, format_time(utc_now()))
+
+    # -- lifecycle --------------------------------------------------------------------
+
     def close(self) -> None:
         """Release every pooled connection."""
+        if self._group is not None:
+            with self._group.exclusive():
+                self._sealer.session.close()
         self._engine.dispose()
 
     def __enter__(self) -> SqlAuditLog:
@@ -170,16 +249,20 @@ class SqlAuditLog:
     ) -> None:
         self.close()
 
-    @staticmethod
-    def _lock_head(conn: Connection) -> tuple[int, str]:
-        row = conn.execute(
-            select(head_table.c.seq, head_table.c.hash)
-            .where(head_table.c.id == HEAD_ROW_ID)
-            .with_for_update()
-        ).first()
-        if row is None:
-            raise AuditError(
-                "audit head row is missing although records exist; "
-                "run `firewall audit verify` before appending"
-            )
-        return int(row.seq), str(row.hash)
+    def _open(self) -> dict[str, str]:
+        with translated_errors("open its tables"), self._engine.connect() as conn:
+            if self._writer is None:  # read without taking SQLite's write lock
+                conn.execution_options(**snapshot_options(self._engine))
+            with conn.begin():
+                if self._writer is None:
+                    check_tables(conn)
+                elif create_tables(conn):
+                    log_id = uuid.uuid4().hex
+                    self._writer.initialize(conn, log_id, ORIGIN_PREFIX + log_id)
+                else:
+                    check_tables(conn)
+                meta = read_meta(conn)
+                if self._writer is not None:  # refuse to start on a head we cannot trust
+                    self._writer.origin = meta["origin"]
+                    self._writer.check_head(conn)
+                return meta

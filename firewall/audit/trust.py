@@ -54,6 +54,31 @@ def check_claims(
     findings: Findings,
 ) -> Coverage:
     """Check every claim; report problems to ``findings``; return the coverage."""
+    trusted = _trusted_keys(claims, chain, keys, origin)
+    coverage = Coverage(trusted=trusted)
+    ordered = sorted(claims, key=lambda c: (c.size, c.note.checkpoint.time))
+    unknown: list[Claim] = []
+    vouched = 0  # the largest size a trusted signature speaks about, consistent or not
+    for claim in ordered:
+        verdict = _verdict(claim, chain, trusted, origin)
+        if verdict == "unknown_key":
+            unknown.append(claim)
+            continue
+        if verdict in {"consistent", "inconsistent", "beyond", "bad_signature"}:
+            vouched = max(vouched, claim.size)
+        if verdict == "consistent":
+            _count(coverage, claim)
+        else:
+            _report(verdict, claim, chain, coverage.signed_through, findings)
+    if trusted and chain.count > vouched:
+        _report_tail(chain, vouched, unknown, findings)
+    return coverage
+
+
+def _trusted_keys(
+    claims: Sequence[Claim], chain: ChainChecker, keys: Sequence[VerifierKey], origin: str | None
+) -> dict[str, VerifierKey]:
+    """``keys``, plus every key a trusted key endorsed in an authenticated rotation."""
     trusted = {key.key_id: key for key in keys}
     for _ in range(len(chain.rotations) + 1):
         covered = max(
@@ -62,20 +87,7 @@ def check_claims(
         )
         if not _endorse(chain, covered, trusted):
             break
-    coverage = Coverage(trusted=trusted)
-    ordered = sorted(claims, key=lambda c: (c.size, c.note.checkpoint.time))
-    unknown: list[Claim] = []
-    for claim in ordered:
-        verdict = _verdict(claim, chain, trusted, origin)
-        if verdict == "unknown_key":
-            unknown.append(claim)
-        elif verdict == "consistent":
-            _count(coverage, claim)
-        else:
-            _report(verdict, claim, chain, coverage.signed_through, findings)
-    if trusted and chain.count > coverage.signed_through:
-        _report_tail(chain, coverage.signed_through, unknown, findings)
-    return coverage
+    return trusted
 
 
 def _verdict(
@@ -126,39 +138,76 @@ def _report(
     checkpoint, count = claim.note.checkpoint, chain.count
     seq = max(1, min(checkpoint.size, count + 1))
     if verdict == "foreign":
-        findings.add(FindingKind.CHECKPOINT_INCONSISTENCY, seq, None, checkpoint.origin,
-                     f"{claim.source} is a checkpoint of another log ({checkpoint.origin})")
-    elif verdict == "bad_signature":
-        _, keys = signature_status(claim.note, ())
-        findings.add(FindingKind.BAD_SIGNATURE, seq, "a valid Ed25519 signature", "invalid",
-                     f"{claim.source} (size {checkpoint.size}) has an invalid signature")
-    elif verdict == "beyond":
-        findings.add(FindingKind.TRUNCATION, count + 1, f"at least {checkpoint.size} records",
-                     f"{count} records",
-                     f"{claim.source} vouches for {checkpoint.size} records; the log has {count}")
-    else:
-        root, last_hash = chain.observed.get(checkpoint.size, (b"", ""))
         findings.add(
-            FindingKind.CHECKPOINT_INCONSISTENCY, signed_through + 1,
-            f"root {_b64(checkpoint.root)}, chain {checkpoint.chain}",
-            f"root {_b64(root)}, chain {last_hash}",
-            f"the records up to seq {checkpoint.size} are not the ones {claim.source} "
-            f"vouches for: some record in {signed_through + 1}..{checkpoint.size} changed",
+            FindingKind.CHECKPOINT_INCONSISTENCY,
+            seq,
+            None,
+            checkpoint.origin,
+            f"{claim.source} is a checkpoint of another log ({checkpoint.origin})",
         )
+    elif verdict == "bad_signature":
+        findings.add(
+            FindingKind.BAD_SIGNATURE,
+            seq,
+            "a valid Ed25519 signature",
+            "invalid",
+            f"{claim.source} (size {checkpoint.size}) has an invalid signature",
+        )
+    elif verdict == "beyond":
+        findings.add(
+            FindingKind.TRUNCATION,
+            count + 1,
+            f"at least {checkpoint.size} records",
+            f"{count} records",
+            f"{claim.source} vouches for {checkpoint.size} records; the log has {count}",
+        )
+    else:
+        _report_inconsistency(claim, chain, signed_through, findings)
+
+
+def _report_inconsistency(
+    claim: Claim, chain: ChainChecker, signed_through: int, findings: Findings
+) -> None:
+    checkpoint = claim.note.checkpoint
+    root, last_hash = chain.observed.get(checkpoint.size, (b"", ""))
+    # The root says only that some record in the range changed; a record-level
+    # finding in the range says which one most likely did.
+    first = signed_through + 1
+    located = findings.first_problem_between(first, checkpoint.size)
+    findings.add(
+        FindingKind.CHECKPOINT_INCONSISTENCY,
+        first if located is None else located,
+        f"root {_b64(checkpoint.root)}, chain {checkpoint.chain}",
+        f"root {_b64(root)}, chain {last_hash}",
+        f"the records up to seq {checkpoint.size} are not the ones {claim.source} "
+        f"vouches for: some record in {signed_through + 1}..{checkpoint.size} changed",
+    )
 
 
 def _report_tail(
     chain: ChainChecker, signed_through: int, unknown: list[Claim], findings: Findings
 ) -> None:
     first, last = signed_through + 1, chain.last_seq
-    strangers = sorted({s.name for c in unknown if c.size > signed_through for s in c.note.signatures})
+    strangers = sorted(
+        {s.name for c in unknown if c.size > signed_through for s in c.note.signatures}
+    )
     if strangers:
-        findings.add(FindingKind.UNKNOWN_KEY, first, "a trusted key", ", ".join(strangers),
-                     f"records {first}..{last} are signed only by keys you do not trust: "
-                     "the log was re-signed, or you hold the wrong public key")
+        findings.add(
+            FindingKind.UNKNOWN_KEY,
+            first,
+            "a trusted key",
+            ", ".join(strangers),
+            f"records {first}..{last} are signed only by keys you do not trust: "
+            "the log was re-signed, or you hold the wrong public key",
+        )
         return
-    findings.add(FindingKind.UNSIGNED_TAIL, first, "a signed checkpoint", "none",
-                 f"records {first}..{last} are not covered by any valid signature")
+    findings.add(
+        FindingKind.UNSIGNED_TAIL,
+        first,
+        "a signed checkpoint",
+        "none",
+        f"records {first}..{last} are not covered by any valid signature",
+    )
 
 
 def _b64(raw: bytes) -> str:

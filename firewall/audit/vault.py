@@ -17,7 +17,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ REFERENCE_PREFIX = "pd:"
 REFERENCE_PATTERN = re.compile(r"pd:(s_[0-9a-f]{32}):([0-9a-f]{64})")
 COMMIT_CONTEXT = b"agent-firewall/audit/commit/v1\n"
 NONCE_BYTES = 12
+MIN_MENTION = 3  # shorter values are not searched for in free text (too many false hits)
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,20 @@ def parse_reference(value: object) -> tuple[str, str] | None:
 
 def commit(key: SubjectKey, value: Any) -> str:
     """The hex HMAC-SHA256 commitment to ``value`` under the subject's key."""
-    data = COMMIT_CONTEXT + canonical(value).encode("utf-8")
-    return hmac.new(key.key, data, hashlib.sha256).hexdigest()
+    return _commit_encoded(key, canonical(value).encode("utf-8"))
+
+
+def _commit_encoded(key: SubjectKey, encoded: bytes) -> str:
+    return hmac.new(key.key, COMMIT_CONTEXT + encoded, hashlib.sha256).hexdigest()
 
 
 def seal_value(key: SubjectKey, value: Any) -> SealedValue:
     """Commit to ``value`` and encrypt it, bound to its reference."""
-    commitment = commit(key, value)
+    encoded = canonical(value).encode("utf-8")
+    commitment = _commit_encoded(key, encoded)
     nonce = secrets.token_bytes(NONCE_BYTES)
     reference = f"{REFERENCE_PREFIX}{key.pseudonym}:{commitment}".encode("ascii")
-    ciphertext = AESGCM(key.key).encrypt(nonce, canonical(value).encode("utf-8"), reference)
+    ciphertext = AESGCM(key.key).encrypt(nonce, encoded, reference)
     return SealedValue(key.pseudonym, commitment, nonce, ciphertext)
 
 
@@ -116,24 +121,60 @@ def subject_of(data: Mapping[str, Any]) -> str | None:
 def protect(
     data: dict[str, Any], key: SubjectKey | None
 ) -> tuple[dict[str, Any], list[SealedValue]]:
-    """``data`` with every personal value replaced by its reference, and the sealed values."""
+    """``data`` with every personal value replaced by its reference, and the sealed values.
+
+    Free text (``reasons``, strings in ``details``) that quotes a personal value, as a
+    policy's reason may ("this session acts for customer 'c-100'"), gets the value
+    replaced by its reference too.
+    """
     if key is None:
         return data, []
-    sealed: list[SealedValue] = []
+    sealed: dict[str, SealedValue] = {}
+
+    def reference(value: Any) -> str:
+        sealed_value = seal_value(key, value)
+        sealed.setdefault(sealed_value.commitment, sealed_value)
+        return sealed_value.reference
+
     principal = data.get("principal")
+    mentions: list[str] = []
     if isinstance(principal, dict) and principal.get("on_behalf_of"):
-        value = seal_value(key, principal["on_behalf_of"])
-        sealed.append(value)
-        data = {**data, "principal": {**principal, "on_behalf_of": value.reference}}
+        subject = principal["on_behalf_of"]
+        data = {**data, "principal": {**principal, "on_behalf_of": reference(subject)}}
+        mentions += [str(subject), str(subject).rsplit(":", 1)[-1]]
     personal = _personal_args(data)
     if personal:
         args = dict(data["args"])
-        for name in personal:
-            value = seal_value(key, args[name])
-            sealed.append(value)
-            args[name] = value.reference
-        data = {**data, "args": args}
-    return data, sealed
+        mentions += [args[name] for name in personal if isinstance(args[name], str)]
+        data = {**data, "args": args | {name: reference(args[name]) for name in personal}}
+    data = _scrub_mentions(data, mentions, reference)
+    return data, list(sealed.values())
+
+
+def _scrub_mentions(
+    data: dict[str, Any], mentions: list[str], reference: Callable[[Any], str]
+) -> dict[str, Any]:
+    """Replace quoted personal values in the free-text fields of ``data``."""
+    wanted = sorted({m for m in mentions if len(m) >= MIN_MENTION}, key=len, reverse=True)
+    texts = [*(data.get("reasons") or ()), json.dumps(data.get("details") or {})]
+    found = [mention for mention in wanted if any(mention in text for text in texts)]
+    if not found:
+        return data
+    # One pass, longest first: text already replaced is never searched again.
+    pattern = re.compile("|".join(re.escape(mention) for mention in found))
+    references = {mention: reference(mention) for mention in found}
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(lambda match: references[match.group(0)], value)
+        if isinstance(value, dict):
+            return {name: scrub(item) for name, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [scrub(item) for item in value]
+        return value
+
+    reasons, details = data.get("reasons") or [], data.get("details") or {}
+    return {**data, "reasons": scrub(reasons), "details": scrub(details)}
 
 
 def _personal_args(data: Mapping[str, Any]) -> list[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -17,11 +18,11 @@ from firewall.audit.vault import SealedValue, SubjectKey, open_value, parse_refe
 from firewall.errors import AuditError
 
 # Values of a subject erased meanwhile are dropped; a value already stored is kept.
-_STORE_VALUE = text(
+STORE_VALUE = (
     "INSERT INTO audit_personal (pseudonym, commitment, nonce, ciphertext) "
-    "SELECT CAST(:pseudonym AS TEXT), CAST(:commitment AS TEXT), CAST(:nonce AS TEXT), "
-    "CAST(:ciphertext AS TEXT) "
-    "WHERE EXISTS (SELECT 1 FROM audit_subjects WHERE pseudonym = :pseudonym) "
+    "SELECT CAST(%(pseudonym)s AS TEXT), CAST(%(commitment)s AS TEXT), "
+    "CAST(%(nonce)s AS TEXT), CAST(%(ciphertext)s AS TEXT) "
+    "WHERE EXISTS (SELECT 1 FROM audit_subjects WHERE pseudonym = %(pseudonym)s) "
     "ON CONFLICT DO NOTHING"
 )
 
@@ -46,9 +47,40 @@ def subject_keys(conn: Connection, subjects: Iterable[str]) -> dict[str, Subject
     return found
 
 
-def store_values(conn: Connection, values: Iterable[SealedValue]) -> None:
-    """Store encrypted values (skipping duplicates and values of erased subjects)."""
-    rows = [
+class SubjectKeyCache:
+    """Subject keys recently read, for ``ttl_s`` seconds (0: always read the table).
+
+    Saves a round trip per append. An erasure in another process reaches this one
+    within ``ttl_s``: meanwhile its records still commit to the erased key, but their
+    values are dropped (:func:`store_values` skips erased subjects).
+    """
+
+    def __init__(self, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._keys: dict[str, tuple[float, SubjectKey]] = {}
+
+    def keys(self, conn: Connection, subjects: Iterable[str]) -> dict[str, SubjectKey]:
+        """The keys of ``subjects`` (created if new), from the cache when fresh."""
+        now = self._clock()
+        wanted = set(subjects)
+        found = {s: e[1] for s in wanted if (e := self._keys.get(s)) and now - e[0] < self._ttl_s}
+        missing = wanted - found.keys()
+        if missing:
+            fetched = subject_keys(conn, missing)
+            if self._ttl_s > 0:
+                self._keys |= {subject: (now, key) for subject, key in fetched.items()}
+            found |= fetched
+        return found
+
+    def forget(self, subject: str) -> None:
+        """Drop ``subject`` (after erasing it here)."""
+        self._keys.pop(subject, None)
+
+
+def value_rows(values: Iterable[SealedValue]) -> list[dict[str, str]]:
+    """Parameters of :data:`STORE_VALUE` for ``values``."""
+    return [
         {
             "pseudonym": value.pseudonym,
             "commitment": value.commitment,
@@ -57,8 +89,6 @@ def store_values(conn: Connection, values: Iterable[SealedValue]) -> None:
         }
         for value in values
     ]
-    if rows:
-        conn.execute(_STORE_VALUE, rows)
 
 
 def read_value(conn: Connection, reference: str) -> tuple[bool, Any]:
@@ -90,9 +120,9 @@ def erase_subject(conn: Connection, subject: str) -> tuple[str, int] | None:
     if pseudonym is None:
         return None
     count = conn.execute(
-        select(func.count()).select_from(personal_table).where(
-            personal_table.c.pseudonym == pseudonym
-        )
+        select(func.count())
+        .select_from(personal_table)
+        .where(personal_table.c.pseudonym == pseudonym)
     ).scalar_one()
     conn.execute(delete(personal_table).where(personal_table.c.pseudonym == pseudonym))
     conn.execute(delete(subjects_table).where(subjects_table.c.subject == subject))

@@ -1,168 +1,219 @@
-"""Check an audit chain: every hash, every link, every sequence number, and the head.
+"""Verify a log (in its database, or an exported bundle) against what an auditor trusts.
 
-Verification streams the records once, in constant memory (apart from the calls still
-awaiting their outcome). Findings are typed; in-doubt calls (allowed, but no outcome
-recorded) are listed for auditors without making the log tampered.
+The verifier streams the records once (:mod:`firewall.audit.chain`), checks every signed
+checkpoint against them (:mod:`firewall.audit.trust`), then the head row and freshness.
+It writes nothing. Without a trusted public key the verdict is at best inconclusive: a
+chain that only hashes correctly proves little, anyone can recompute it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from firewall.audit.findings import Finding, FindingKind, InDoubtCall, Status, VerifyReport
-from firewall.audit.records import GENESIS_HASH, SUPPORTED_VERSIONS, AuditRecord, compute_hash
+from firewall.audit.bundle import BundleSource
+from firewall.audit.chain import ChainChecker, Findings
+from firewall.audit.checkpoints import parse_checkpoint, signature_status
+from firewall.audit.findings import FindingKind, Status, VerifyReport
+from firewall.audit.keyfiles import default_public_keys, read_public_keys
+from firewall.audit.keys import VerifierKey
+from firewall.audit.sources import LogSource, SnapshotSource
 from firewall.audit.store import SqlAuditLog
+from firewall.audit.trust import Claim, Coverage, check_claims
 from firewall.errors import AuditError, MissingDependencyError
 
-MAX_FINDINGS = 100
-Head = tuple[int, str]
+NO_KEY = "no trusted public key given (--public-key): signatures were not checked"
 
 
-class ChainVerifier:
-    """Checks records one at a time, in sequence order; :meth:`report` gives the verdict."""
+@dataclass(frozen=True)
+class Trust:
+    """What the auditor brings: public keys, checkpoints kept earlier, a freshness bound."""
 
-    def __init__(self, max_findings: int = MAX_FINDINGS) -> None:
-        self._max_findings = max_findings
-        self._findings: list[Finding] = []
-        self._findings_total = 0
-        self._first_finding: Finding | None = None
-        self._checked = 0
-        self._first_seq: int | None = None
-        self._last: AuditRecord | None = None
-        self._awaiting_outcome: dict[str, InDoubtCall] = {}
+    keys: tuple[VerifierKey, ...] = ()
+    checkpoints: tuple[tuple[str, str], ...] = ()
+    max_age_s: float | None = None
+    now: datetime | None = None
 
-    def check(self, record: AuditRecord) -> None:
-        """Check ``record`` against itself and the record before it."""
-        self._check_sequence(record)
-        self._check_hash(record)
-        self._check_link(record)
-        self._track_outcome(record)
-        self._checked += 1
-        if self._first_seq is None:
-            self._first_seq = record.seq
-        self._last = record
-
-    def report(self, head: Head | None, error: str | None = None) -> VerifyReport:
-        """The verdict given the head row; ``error`` means reading stopped early."""
-        if error is None:
-            self._check_head(head)
-        status: Status = "valid"
-        if self._findings_total:
-            status = "tampered"
-        elif error is not None:
-            status = "inconclusive"
-        return VerifyReport(
-            status=status,
-            first_bad_seq=self._first_finding.seq if self._first_finding else None,
-            first_finding=self._first_finding,
-            findings=tuple(self._findings),
-            findings_total=self._findings_total,
-            records_checked=self._checked,
-            first_seq=self._first_seq,
-            last_seq=self._last.seq if self._last else None,
-            head=head,
-            in_doubt=tuple(sorted(self._awaiting_outcome.values(), key=lambda call: call.seq)),
-            error=error,
-        )
-
-    def _check_sequence(self, record: AuditRecord) -> None:
-        expected = self._last.seq + 1 if self._last else 1
-        if record.seq == expected:
-            return
-        message = f"expected seq {expected}, found seq {record.seq}"
-        if record.seq == expected + 1:
-            message = f"record {expected} is missing"
-        elif record.seq > expected:
-            message = f"records {expected}..{record.seq - 1} are missing"
-        self._add(
-            FindingKind.SEQUENCE_GAP,
-            min(expected, record.seq),
-            str(expected),
-            str(record.seq),
-            message,
-        )
-
-    def _check_hash(self, record: AuditRecord) -> None:
-        if record.v not in SUPPORTED_VERSIONS:
-            supported = ", ".join(str(version) for version in sorted(SUPPORTED_VERSIONS))
-            message = f"record format version {record.v} is not supported"
-            self._add(
-                FindingKind.UNSUPPORTED_VERSION, record.seq, supported, str(record.v), message
-            )
-            return
-        try:
-            recomputed = compute_hash(record.hashed_fields())
-        except AuditError as exc:  # sealing refuses such values, so this record was altered
-            recomputed = f"no hash: {exc}"
-        if recomputed != record.hash:
-            message = "the record's content does not match its hash"
-            self._add(FindingKind.HASH_MISMATCH, record.seq, recomputed, record.hash, message)
-
-    def _check_link(self, record: AuditRecord) -> None:
-        expected = self._last.hash if self._last else GENESIS_HASH
-        if record.prev_hash != expected:
-            message = "prev_hash is not the hash of the record before"
-            self._add(FindingKind.BROKEN_LINK, record.seq, expected, record.prev_hash, message)
-
-    def _track_outcome(self, record: AuditRecord) -> None:
-        if record.call_id is None:
-            return
-        if record.event == "decision" and record.outcome == "allow":
-            self._awaiting_outcome[record.call_id] = InDoubtCall(
-                call_id=record.call_id, seq=record.seq, tool=record.tool
-            )
-        elif record.event == "outcome":
-            self._awaiting_outcome.pop(record.call_id, None)
-
-    def _check_head(self, head: Head | None) -> None:
-        last = (self._last.seq, self._last.hash) if self._last else None
-        if head == last:
-            return
-        shown_head = f"seq {head[0]} {head[1]}" if head else "an empty log"
-        shown_last = f"seq {last[0]} {last[1]}" if last else "no records"
-        if head is None or (last is not None and head[0] < last[0]):
-            seq = head[0] + 1 if head else 1
-            message = f"records exist beyond the head row ({shown_head})"
-            self._add(FindingKind.HEAD_MISMATCH, seq, shown_head, shown_last, message)
-            return
-        seq = min(head[0], last[0] + 1 if last else 1)
-        message = f"the head row records {shown_head} but the log ends at {shown_last}"
-        self._add(FindingKind.TRUNCATION, seq, shown_head, shown_last, message)
-
-    def _add(
-        self, kind: FindingKind, seq: int, expected: str | None, found: str | None, message: str
-    ) -> None:
-        finding = Finding(kind=kind, seq=seq, expected=expected, found=found, message=message)
-        self._findings_total += 1
-        if self._first_finding is None or seq < self._first_finding.seq:
-            self._first_finding = finding
-        if len(self._findings) < self._max_findings:
-            self._findings.append(finding)
+    @classmethod
+    def from_files(
+        cls,
+        public_keys: Sequence[Path] = (),
+        checkpoints: Sequence[Path] = (),
+        max_age_s: float | None = None,
+    ) -> Trust:
+        """Read key and checkpoint files; :class:`AuditError` names an unreadable one."""
+        keys = tuple(key for path in public_keys for key in read_public_keys(path))
+        notes = []
+        for path in checkpoints:
+            try:
+                notes.append((f"trusted checkpoint {path.name}", path.read_text("utf-8")))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise AuditError(f"cannot read checkpoint file {path}: {exc}") from exc
+        return cls(keys=keys, checkpoints=tuple(notes), max_age_s=max_age_s)
 
 
-def verify_chain(records: Iterable[AuditRecord], head: Head | None) -> VerifyReport:
-    """Verify ``records`` (in sequence order) against the ``head`` row."""
-    verifier = ChainVerifier()
-    for record in records:
-        verifier.check(record)
-    return verifier.report(head)
-
-
-def verify_store(url: str) -> VerifyReport:
-    """Verify the audit log at ``url`` in one consistent snapshot, writing nothing."""
+def verify_store(url: str, trust: Trust | None = None) -> VerifyReport:
+    """Verify the log at ``url``. Default trust: a dev key's ``.pub`` next to a SQLite file."""
     try:
+        trust = trust or Trust.from_files(default_public_keys(url))
         log = SqlAuditLog(url, create=False)
     except (AuditError, MissingDependencyError) as exc:
         return VerifyReport(status="inconclusive", error=str(exc))
-    verifier = ChainVerifier()
-    head: Head | None = None
     try:
         with log.snapshot() as view:
-            head = view.head()
-            for record in view.records():
-                verifier.check(record)
+            return verify_source(SnapshotSource(view), trust, has_head_row=True)
     except AuditError as exc:
-        return verifier.report(head, error=str(exc))
+        return VerifyReport(status="inconclusive", error=str(exc))
     finally:
         log.close()
-    return verifier.report(head)
+
+
+def verify_bundle(directory: Path, trust: Trust) -> VerifyReport:
+    """Verify an exported bundle offline."""
+    try:
+        return verify_source(BundleSource(directory), trust, has_head_row=False)
+    except AuditError as exc:
+        return VerifyReport(status="inconclusive", error=str(exc))
+
+
+def verify_source(source: LogSource, trust: Trust, *, has_head_row: bool) -> VerifyReport:
+    """Verify everything ``source`` holds against ``trust``."""
+    run = _Run(findings=Findings())
+    claims = run.claims(source.notes(), trust)
+    chain = ChainChecker(run.findings, {claim.size for claim in claims})
+    try:
+        for row_seq, stored_hash, body in source.rows():
+            chain.check(row_seq, stored_hash, body)
+    except AuditError as exc:
+        run.error = str(exc)
+    coverage = check_claims(claims, chain, trust.keys, source.origin, run.findings)
+    if run.error is None:
+        if has_head_row:
+            _check_head_row(source.head_row(), chain, run.findings)
+        _check_freshness(coverage, chain, trust, run.findings)
+    if not trust.keys and run.error is None:
+        run.error = NO_KEY
+    return run.report(chain, coverage, source.origin)
+
+
+@dataclass
+class _Run:
+    findings: Findings
+    error: str | None = None
+
+    def claims(self, notes: list[tuple[str, str]], trust: Trust) -> list[Claim]:
+        claims = []
+        for source, text in notes:
+            try:
+                claims.append(Claim(source, parse_checkpoint(text)))
+            except AuditError as exc:
+                self.findings.add(
+                    FindingKind.MALFORMED,
+                    1,
+                    "a signed checkpoint",
+                    source,
+                    f"{source} is unreadable: {exc}",
+                )
+        for source, text in trust.checkpoints:
+            try:
+                note = parse_checkpoint(text)
+            except AuditError as exc:
+                self.error = f"{source} is unreadable: {exc}"
+                continue
+            if signature_status(note, trust.keys)[0] != "verified":
+                self.error = f"{source} is not validly signed by any of the given public keys"
+                continue
+            claims.append(Claim(source, note, from_auditor=True))
+        return claims
+
+    def report(self, chain: ChainChecker, coverage: Coverage, origin: str | None) -> VerifyReport:
+        status: Status = "valid"
+        if self.findings.has("tampered"):
+            status = "tampered"
+        elif self.findings.has("inconclusive") or self.error is not None:
+            status = "inconclusive"
+        first = self.findings.first_problem
+        return VerifyReport(
+            status=status,
+            first_bad_seq=first.seq if first else None,
+            first_finding=first,
+            findings=tuple(self.findings.kept),
+            findings_total=self.findings.total,
+            records_checked=chain.count,
+            first_seq=chain.first_seq,
+            last_seq=chain.last_seq if chain.count else None,
+            head=(chain.last_seq, chain.last_hash) if chain.count else None,
+            root=base64.b64encode(chain.frontier.root()).decode("ascii"),
+            origin=origin,
+            signed_through=coverage.signed_through,
+            checkpoints_checked=coverage.checked,
+            trusted_keys=tuple(sorted(coverage.trusted)),
+            erased_subjects=len(chain.erased),
+            in_doubt=chain.in_doubt(),
+            error=self.error,
+        )
+
+
+def _check_head_row(head: tuple[int, str] | None, chain: ChainChecker, findings: Findings) -> None:
+    last = (chain.last_seq, chain.last_hash) if chain.count else None
+    if head == last:
+        return
+    shown_head = f"seq {head[0]} {head[1]}" if head else "an empty log"
+    shown_last = f"seq {last[0]} {last[1]}" if last else "no records"
+    if head is None or (last is not None and head[0] < last[0]):
+        seq = head[0] + 1 if head else 1
+        findings.add(
+            FindingKind.HEAD_MISMATCH,
+            seq,
+            shown_head,
+            shown_last,
+            f"records exist beyond the head row ({shown_head})",
+        )
+    elif last is None or head[0] > last[0]:
+        findings.add(
+            FindingKind.TRUNCATION,
+            (last[0] if last else 0) + 1,
+            shown_head,
+            shown_last,
+            f"the head row records {shown_head} but the log ends at {shown_last}",
+        )
+    else:
+        findings.add(
+            FindingKind.HEAD_MISMATCH,
+            head[0],
+            shown_head,
+            shown_last,
+            "the head row's hash is not the last record's",
+        )
+
+
+def _check_freshness(
+    coverage: Coverage, chain: ChainChecker, trust: Trust, findings: Findings
+) -> None:
+    newest = coverage.newest_log_time
+    auditor = coverage.newest_auditor_time
+    if newest is not None and auditor is not None and auditor > newest:
+        findings.add(
+            FindingKind.STALE_HEAD,
+            chain.count + 1,
+            f"signed at or after {auditor}",
+            newest,
+            "the log's newest signed head is older than a checkpoint you "
+            "kept: the database was rolled back",
+        )
+    if trust.max_age_s is None or not trust.keys:
+        return
+    now = trust.now or datetime.now(UTC)
+    limit = now - timedelta(seconds=trust.max_age_s)
+    if newest is None or datetime.fromisoformat(newest) < limit:
+        findings.add(
+            FindingKind.STALE_HEAD,
+            chain.count + 1,
+            f"a signed head newer than {limit.isoformat()}",
+            newest or "none",
+            f"no checkpoint signed in the last {trust.max_age_s:g}s: the log may "
+            "have been frozen or rolled back, or its writers are down",
+        )

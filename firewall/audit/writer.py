@@ -12,45 +12,42 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+import structlog
+from sqlalchemy import Connection, insert
 
-from firewall.audit.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint
-from firewall.audit.checkpoints import signature_status
+from firewall.audit.checkpoints import (
+    Checkpoint,
+    parse_checkpoint,
+    sign_checkpoint,
+    signature_status,
+)
+from firewall.audit.heads import (
+    HEAD_COLUMNS,
+    INSERT_CHECKPOINT,
+    INSERT_RECORD,
+    LOCK_HEAD,
+    LOCK_HEAD_SKIP,
+    READ_HEAD,
+    UPDATE_HEAD,
+    HeadState,
+    PendingEntry,
+    parse_head_row,
+    record_rows,
+)
 from firewall.audit.keyfiles import WriterKeys
+from firewall.audit.keys import SigningKey
 from firewall.audit.merkle import Frontier, leaf_hash
+from firewall.audit.rawsql import RawSql, Statements
 from firewall.audit.records import GENESIS_HASH, SealedRecord, format_time, hash_body, seal_body
-from firewall.audit.schema import FORMAT, HEAD_ROW_ID, checkpoints_table, head_table
-from firewall.audit.schema import meta_table, records_table
+from firewall.audit.schema import FORMAT, HEAD_ROW_ID, checkpoints_table, head_table, meta_table
 from firewall.audit.settings import CheckpointPolicy
-from firewall.audit.vault import SealedValue
-from firewall.audit.vault_store import store_values
+from firewall.audit.vault_store import STORE_VALUE, value_rows
 from firewall.errors import AuditError
 
-
-@dataclass
-class PendingEntry:
-    """An event ready to seal: its canonical entry and its encrypted personal values."""
-
-    entry: str
-    event: str
-    call_id: str | None
-    values: list[SealedValue] = field(default_factory=list)
-    ticket: str | None = None
-
-
-@dataclass
-class HeadState:
-    """The locked head row."""
-
-    seq: int
-    hash: str
-    frontier: Frontier
-    note: str
-    checkpoint_size: int
-    checkpoint_time: str
+log = structlog.get_logger("firewall.audit")
 
 
 class ChainWriter:
@@ -68,13 +65,17 @@ class ChainWriter:
         self._clock = clock
         self._trusted_note: str | None = None
 
+    def now(self) -> datetime:
+        """The writer's clock."""
+        return self._clock()
+
     def initialize(self, conn: Connection, log_id: str, origin: str) -> None:
         """Write the metadata and the signed empty head of a new log."""
         time = format_time(self._clock())
         rows = [("format", FORMAT), ("log_id", log_id), ("origin", origin), ("created", time)]
         conn.execute(insert(meta_table), [{"name": n, "value": v} for n, v in rows])
         self.origin = origin
-        note = self._sign(Frontier(), GENESIS_HASH, time)
+        note = self._sign(Frontier(), GENESIS_HASH, time, (self.keys.signing,))
         conn.execute(
             insert(head_table).values(
                 id=HEAD_ROW_ID,
@@ -88,29 +89,51 @@ class ChainWriter:
         )
         conn.execute(insert(checkpoints_table).values(size=0, time=time, note=note))
 
-    def lock_head(self, conn: Connection) -> HeadState:
-        """Lock the head row and check that a trusted writer signed it."""
-        self.keys.refresh()
-        row = conn.execute(
-            select(head_table).where(head_table.c.id == HEAD_ROW_ID).with_for_update()
-        ).first()
-        if row is None:
+    def check_head(self, conn: Connection) -> None:
+        """Check, without locking, that the current head is one this writer trusts."""
+        rows = RawSql(conn).rows(READ_HEAD)
+        if not rows:
             raise AuditError("audit head row is missing; run `firewall audit verify`")
-        try:
-            hashes = [bytes.fromhex(item) for item in json.loads(row.frontier)]
-            frontier = Frontier(int(row.seq), hashes)
-        except (ValueError, TypeError) as exc:
-            raise AuditError(f"audit head frontier is unreadable: {exc}") from exc
-        head = HeadState(
-            int(row.seq), row.hash, frontier, row.note, row.checkpoint_size, row.checkpoint_time
-        )
+        self.head_from_row(dict(zip(HEAD_COLUMNS, rows[0], strict=True)))
+
+    def lock_head(self, conn: Connection) -> HeadState:
+        """Lock the head row (waiting for it) and check that a trusted writer signed it."""
+        head = self._locked_head(conn, skip_locked=False)
+        if head is None:
+            raise AuditError("audit head row is missing; run `firewall audit verify`")
+        return head
+
+    def try_lock_head(self, conn: Connection) -> HeadState | None:
+        """Like :meth:`lock_head`, but None at once if another transaction holds it."""
+        return self._locked_head(conn, skip_locked=True)
+
+    def _locked_head(self, conn: Connection, *, skip_locked: bool) -> HeadState | None:
+        rows = RawSql(conn).rows(LOCK_HEAD_SKIP if skip_locked else LOCK_HEAD)
+        if not rows:
+            return None
+        return self.head_from_row(dict(zip(HEAD_COLUMNS, rows[0], strict=True)))
+
+    def head_from_row(self, row: dict[str, Any]) -> HeadState:
+        """The head in a locked head row's columns, checked (see :meth:`lock_head`)."""
+        if self.keys.refresh():  # the key file was rotated: sign with the new key from now on
+            log.info("audit_key_reloaded", key=self.keys.signing.verifier.key_id)
+        head = parse_head_row(row)
         self._check_head(head)
         return head
 
     def append(
-        self, conn: Connection, head: HeadState, entries: Sequence[PendingEntry]
+        self,
+        sql: Statements,
+        head: HeadState,
+        entries: Sequence[PendingEntry],
+        *,
+        co_signers: Sequence[SigningKey] = (),
+        force_checkpoint: bool = False,
     ) -> tuple[list[SealedRecord], str | None]:
-        """Seal ``entries`` after ``head``; the records and any checkpoint note stored."""
+        """Seal ``entries`` after ``head``; the records and any checkpoint note stored.
+
+        ``co_signers`` sign the new head too (a key rotation signs with both keys).
+        """
         time = format_time(self._clock())
         sealed: list[SealedRecord] = []
         seq, prev_hash = head.seq, head.hash
@@ -122,31 +145,39 @@ class ChainWriter:
             sealed.append(record)
             prev_hash = record.hash
         if sealed:
-            conn.execute(insert(records_table), _rows(sealed, entries))
-            store_values(conn, [value for entry in entries for value in entry.values])
-        return sealed, self._move_head(conn, head, seq, prev_hash, time, force=False)
+            sql.run_many(INSERT_RECORD, record_rows(sealed, entries))
+            sql.run_many(STORE_VALUE, value_rows(v for entry in entries for v in entry.values))
+        signers = (self.keys.signing, *co_signers)
+        note = self._sign(head.frontier, prev_hash, time, signers)
+        due = force_checkpoint or self._checkpoint_due(head, seq, time)
+        self._move_head(sql, head, prev_hash, note, time if due else None)
+        return sealed, note if due else None
 
-    def checkpoint(self, conn: Connection, head: HeadState, *, force: bool) -> str | None:
+    def checkpoint(self, sql: Statements, head: HeadState, *, force: bool) -> str | None:
         """Re-sign the head now; store it as a checkpoint if due (or ``force``)."""
         time = format_time(self._clock())
-        return self._move_head(conn, head, head.seq, head.hash, time, force=force)
+        note = self._sign(head.frontier, head.hash, time, (self.keys.signing,))
+        due = force or self._checkpoint_due(head, head.seq, time)
+        self._move_head(sql, head, head.hash, note, time if due else None)
+        return note if due else None
 
     def _move_head(
-        self, conn: Connection, head: HeadState, seq: int, last_hash: str, time: str, *, force: bool
-    ) -> str | None:
-        note = self._sign(head.frontier, last_hash, time)
-        due = force or self._checkpoint_due(head, seq, time)
+        self, sql: Statements, head: HeadState, last_hash: str, note: str, stored: str | None
+    ) -> None:
+        """Point the head row at ``note``; if ``stored`` (its time), keep it as a checkpoint."""
+        seq = head.frontier.size
         values = {
             "seq": seq,
             "hash": last_hash,
             "frontier": json.dumps([item.hex() for item in head.frontier.hashes()]),
             "note": note,
+            "checkpoint_size": head.checkpoint_size,
+            "checkpoint_time": head.checkpoint_time,
         }
-        if due:
-            values |= {"checkpoint_size": seq, "checkpoint_time": time}
-            conn.execute(insert(checkpoints_table).values(size=seq, time=time, note=note))
-        conn.execute(update(head_table).where(head_table.c.id == HEAD_ROW_ID).values(values))
-        return note if due else None
+        if stored is not None:
+            values |= {"checkpoint_size": seq, "checkpoint_time": stored}
+            sql.run(INSERT_CHECKPOINT, {"size": seq, "time": stored, "note": note})
+        sql.run(UPDATE_HEAD, values)
 
     def _checkpoint_due(self, head: HeadState, seq: int, time: str) -> bool:
         if seq - head.checkpoint_size >= self.policy.every_records:
@@ -154,9 +185,11 @@ class ChainWriter:
         elapsed = datetime.fromisoformat(time) - datetime.fromisoformat(head.checkpoint_time)
         return elapsed.total_seconds() >= self.policy.every_seconds
 
-    def _sign(self, frontier: Frontier, last_hash: str, time: str) -> str:
+    def _sign(
+        self, frontier: Frontier, last_hash: str, time: str, signers: Sequence[SigningKey]
+    ) -> str:
         checkpoint = Checkpoint(self.origin, frontier.size, frontier.root(), last_hash, time)
-        note = sign_checkpoint(checkpoint, [self.keys.signing])
+        note = sign_checkpoint(checkpoint, signers)
         self._trusted_note = note
         return note
 
@@ -164,7 +197,7 @@ class ChainWriter:
         if head.note == self._trusted_note:
             return
         problem = self._head_problem(head)
-        if problem == "unknown_key" and self.keys.refresh():
+        if problem is not None and problem.startswith("unknown_key") and self.keys.refresh():
             problem = self._head_problem(head)
         if problem is not None:
             raise AuditError(
@@ -190,17 +223,3 @@ class ChainWriter:
 
 def _leaf(record: SealedRecord) -> bytes:
     return leaf_hash(record.leaf)
-
-
-def _rows(sealed: Sequence[SealedRecord], entries: Sequence[PendingEntry]) -> list[dict[str, object]]:
-    return [
-        {
-            "seq": record.seq,
-            "hash": record.hash,
-            "body": record.body,
-            "event": entry.event,
-            "call_id": entry.call_id,
-            "ticket": entry.ticket,
-        }
-        for record, entry in zip(sealed, entries, strict=True)
-    ]

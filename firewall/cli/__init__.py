@@ -8,12 +8,14 @@ from firewall.cli import approvals as approvals
 from firewall.cli import audit as audit
 from firewall.cli import demo as demo
 from firewall.cli import policy as policy
+from firewall.cli import serve as serve
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Agent Firewall.")
 app.add_typer(audit.app, name="audit", help="Verify and inspect the audit chain.")
 app.add_typer(approvals.app, name="approvals", help="List, approve and deny held calls.")
 app.add_typer(policy.app, name="policy", help="Test the Rego policies.")
 app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

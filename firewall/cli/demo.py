@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
 from firewall.cli.common import DEFAULT_DATA_DIR
+
+APPROVER_MODES = ("scripted", "manual", "rest")
 
 
 def demo(
@@ -16,11 +18,16 @@ def demo(
     ] = DEFAULT_DATA_DIR,
     approver: Annotated[
         str,
-        typer.Option(help="'scripted' approves holds itself; 'manual' waits for you (CLI)."),
+        typer.Option(
+            help="'scripted' approves holds itself; 'manual' waits for you (CLI); 'rest' runs"
+            " `firewall serve` and a supervisor process that approves through its REST API."
+        ),
     ] = "scripted",
 ) -> None:
     """Run the demo support agent: allowed, denied, held and approved tool calls."""
+    if approver not in APPROVER_MODES:
+        choices = ", ".join(APPROVER_MODES)
+        raise typer.BadParameter(f"must be one of: {choices}", param_hint="--approver")
     from firewall.examples.support_agent.run import main  # noqa: PLC0415 - heavy imports
 
-    mode: Literal["scripted", "manual"] = "manual" if approver == "manual" else "scripted"
-    raise typer.Exit(main(data_dir, mode))
+    raise typer.Exit(main(data_dir, approver))

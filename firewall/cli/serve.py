@@ -49,8 +49,9 @@ def serve(
         )
         _require(SERVICE_PACKAGES if settings.slack is None else SERVICE_PACKAGES | SLACK_PACKAGES)
         _run(settings, ready_file)
-    except FirewallError as exc:
-        Console(stderr=True, highlight=False).print(f"[red]Error:[/red] {escape(str(exc))}")
+    except (FirewallError, OSError) as exc:
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        console.print(f"[red]Error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_UNAVAILABLE) from exc
 
 
@@ -91,10 +92,9 @@ def _run(config: ServiceConfig, ready_file: Path | None) -> None:
     from firewall.adapters.service import ServiceRuntime, bind, create_app  # noqa: PLC0415
     from firewall.adapters.service import serve as serve_app  # noqa: PLC0415
 
-    sock = bind(config.service.host, config.service.port)
     runtime = ServiceRuntime(config)
     try:
-        serve_app(create_app(runtime, own_runtime=False), sock, ready_file=ready_file)
+        with bind(config.service.host, config.service.port) as sock:
+            serve_app(create_app(runtime, own_runtime=False), sock, ready_file=ready_file)
     finally:
         runtime.close()
-        sock.close()

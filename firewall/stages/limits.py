@@ -1,32 +1,47 @@
-"""Rate limits with the ``limits`` library: memory by default, Redis when workers share."""
+"""Rate limits with the ``limits`` library: memory by default, Redis when workers share.
+
+Rules come from the config (``[[rate_limits]]``) and from the policy's obligations
+(``obligations.rate_limits``, counted per tool). A denial names the rule and when to
+retry; a limiter that cannot answer fails closed (see :class:`OutagePolicy`).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Annotated, Literal
+from collections.abc import Iterable, Iterator
+from typing import Literal
 
 import limits
-from limits.storage import storage_from_string
+from limits.storage import Storage, storage_from_string
 from limits.strategies import STRATEGIES, RateLimiter
-from pydantic import AfterValidator
 
+from firewall.canonical import digest
+from firewall.containment.outage import OutagePolicy
+from firewall.containment.stores import describe_url
 from firewall.stages.base import CallContext
-from firewall.types import Deny, DenyCode, Frozen, ToolCall
+from firewall.types import Deny, DenyCode, Frozen, LimitText, Per, Principal, ToolCall
+
+Strategy = Literal["moving-window", "sliding-window-counter", "fixed-window"]
 
 
-def _parses(text: str) -> str:
-    limits.parse(text)  # raises ValueError naming what it could not read
-    return text
+def subject_of(per: Per, principal: Principal) -> str:
+    """Who shares a bucket: ``agent=bot-1``, ``tenant=acme``, ``customer=…`` or ``global=*``."""
+    subject = {
+        "agent": principal.agent_id,
+        "tenant": principal.tenant,
+        "customer": principal.on_behalf_of or "-",
+        "global": "*",
+    }[per]
+    return f"{per}={subject}"
 
 
 class RateLimitRule(Frozen):
     """``limit`` calls (limits notation, e.g. ``5/minute``) of ``tool`` per ``per``."""
 
     tool: str = "*"
-    per: Literal["agent", "tenant", "customer", "global"] = "agent"
-    limit: Annotated[str, AfterValidator(_parses)]
-    strategy: Literal["moving-window", "sliding-window-counter", "fixed-window"] = "moving-window"
+    per: Per = "agent"
+    limit: LimitText
+    strategy: Strategy = "moving-window"
 
     def applies_to(self, tool: str) -> bool:
         """Whether this rule counts calls of ``tool``."""
@@ -34,30 +49,27 @@ class RateLimitRule(Frozen):
 
     def key(self, call: ToolCall) -> str:
         """The bucket this call counts against."""
-        principal = call.principal
-        subject = {
-            "agent": principal.agent_id,
-            "tenant": principal.tenant,
-            "customer": principal.on_behalf_of or "-",
-            "global": "*",
-        }[self.per]
-        return f"{self.per}={subject}"
+        return subject_of(self.per, call.principal)
 
     def describe(self) -> str:
         """Human-readable rule, used in denials."""
         return f"{self.limit} per {self.per} for tool {self.tool!r}"
 
+    def namespace(self) -> str:
+        """A stable counter name: the same rule shares its counters across processes."""
+        return "rl:" + digest(self.model_dump(mode="json"))[7:23]
 
-class _BoundRule:
-    def __init__(self, rule: RateLimitRule, index: int, storage_url: str) -> None:
+
+class _Bound:
+    def __init__(self, rule: RateLimitRule, source: str, limiter: RateLimiter) -> None:
         self.rule = rule
+        self.source = source
         self.item = limits.parse(rule.limit)
-        self.namespace = f"rule{index}"
-        self.limiter: RateLimiter = STRATEGIES[rule.strategy](storage_from_string(storage_url))
+        self.limiter = limiter
 
     def hit(self, call: ToolCall) -> float | None:
         """Count the call; ``None`` if admitted, else seconds until it may be retried."""
-        keys = (self.namespace, call.tool, self.rule.key(call))
+        keys = (self.rule.namespace(), call.tool, self.rule.key(call))
         if self.limiter.hit(self.item, *keys):
             return None
         reset = self.limiter.get_window_stats(self.item, *keys).reset_time
@@ -69,24 +81,48 @@ class RateLimitCheck:
 
     name = "rate_limit"
 
-    def __init__(self, rules: Iterable[RateLimitRule], storage_url: str = "memory://") -> None:
-        self._rules = [_BoundRule(rule, i, storage_url) for i, rule in enumerate(rules)]
+    def __init__(
+        self,
+        rules: Iterable[RateLimitRule],
+        storage_url: str = "memory://",
+        *,
+        storage: Storage | None = None,
+        outage: OutagePolicy | None = None,
+    ) -> None:
+        self._storage = storage or storage_from_string(storage_url)
+        self._where = describe_url(storage_url)
+        self._outage = outage or OutagePolicy()
+        self._limiters: dict[str, RateLimiter] = {}
+        self._rules = [
+            _Bound(rule, f"rate_limits[{i}]", self._limiter(rule.strategy))
+            for i, rule in enumerate(rules)
+        ]
 
     def check(self, ctx: CallContext) -> Deny | None:
-        for bound in self._rules:
-            if not bound.rule.applies_to(ctx.call.tool):
-                continue
+        for bound in self._applicable(ctx):
             try:
                 retry_after = bound.hit(ctx.call)
             except Exception as exc:  # noqa: BLE001 - the limiter cannot answer: fail closed
-                return ctx.deny(
-                    DenyCode.LIMITER_ERROR,
-                    f"rate limiter unavailable ({type(exc).__name__}); call refused",
-                )
+                risk = ctx.spec.risk if ctx.spec else None
+                return self._outage.refusal(ctx, "rate limiter", self._where, exc, risk)
             if retry_after is not None:
                 return ctx.deny(
                     DenyCode.RATE_LIMITED,
-                    f"rate limit exceeded: {bound.rule.describe()}",
+                    f"rate limit exceeded: {bound.source} ({bound.rule.describe()})",
                     retry_after_s=retry_after,
                 )
         return None
+
+    def _applicable(self, ctx: CallContext) -> Iterator[_Bound]:
+        tool = ctx.call.tool
+        yield from (bound for bound in self._rules if bound.rule.applies_to(tool))
+        if ctx.policy is None:
+            return
+        for i, obligation in enumerate(ctx.policy.obligations.rate_limits):
+            rule = RateLimitRule(tool=tool, per=obligation.per, limit=obligation.limit)
+            yield _Bound(rule, f"policy obligation rate_limits[{i}]", self._limiter(rule.strategy))
+
+    def _limiter(self, strategy: Strategy) -> RateLimiter:
+        if strategy not in self._limiters:
+            self._limiters[strategy] = STRATEGIES[strategy](self._storage)
+        return self._limiters[strategy]

@@ -8,12 +8,14 @@ from pathlib import Path
 import psycopg  # noqa: F401 - its C extension must load before freezegun swaps datetime
 import pytest
 
+from firewall.audit.keyfiles import ensure_dev_key
 from tests.adapters.rig import Rig, running_service
 
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    """The SQLite file the agent process and the service share."""
+    """The SQLite file the agent process and the service share (with an audit signing key)."""
+    ensure_dev_key(tmp_path)
     return f"sqlite:///{tmp_path / 'firewall.db'}"
 
 

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
 from firewall.adapters.service import ServerThread, ServiceRuntime, create_app
+
 from firewall.approvals import ApprovalService, HoldRecord, SqlApprovalStore
 from firewall.audit.store import SqlAuditLog
-from firewall.config import FirewallConfig, StorageSettings
-from firewall.service_config import ServiceConfig, ServiceSettings, SlackSettings, hash_token
-from firewall.types import Hold, Principal, Risk, ToolCall, ToolSpec, new_id
+from firewall.service_config import ServiceConfig, hash_token, parse_service_config
+from firewall.types import Hold, Principal, ToolCall, new_id
 from tests.adapters.slack.mock_slack import BOT_TOKEN, MockSlack
 from tests.adapters.slack.payloads import CHANNEL, SIGNING_SECRET, block_action, form, signed
 
-TOOLS = [
-    ToolSpec(name="issue_refund", scope="refunds:write", risk=Risk.HIGH, money_arg="amount"),
-    ToolSpec(
-        name="charge_card",
-        scope="payments:write",
-        risk=Risk.CRITICAL,
-        money_arg="amount",
-        personal_args=("customer_id",),
-    ),
-]
+POLICY_DIR = Path(__file__).parents[2] / "policies" / "rego"
 USERS = {"alice": "U0ALICE", "carol": "U0CAROL", "dave": "U0DAVE", "bob": "U0BOB", "erin": "U0ERIN"}
 GROUPS = {
     "supervisors": frozenset({"alice", "carol", "dave", "bob"}),
@@ -44,17 +36,42 @@ AGENT = Principal(
     requested_by="bob",
 )
 TTL = timedelta(minutes=15)
+TOOLS_TOML = """
+[[tools]]
+name = "issue_refund"
+scope = "refunds:write"
+risk = "high"
+money_arg = "amount"
+
+[[tools]]
+name = "charge_card"
+scope = "payments:write"
+risk = "critical"
+money_arg = "amount"
+personal_args = ["customer_id"]
+"""
+
+
+def render_toml(db_url: str, slack_url: str | None, interval_s: float = 0.05) -> str:
+    """A firewall.toml with the shipped policies, the test groups, [service] and [slack]."""
+    groups = "\n".join(f"{name} = {sorted(members)!r}" for name, members in GROUPS.items())
+    tokens = "\n".join(f'{name} = "{hash_token(token)}"' for name, token in TOKENS.items())
+    users = "\n".join(f'{name} = "{slack_id}"' for name, slack_id in USERS.items())
+    slack = (
+        f'[slack]\nchannel = "{CHANNEL}"\napi_url = "{slack_url}"\n\n[slack.users]\n{users}\n'
+        if slack_url
+        else ""
+    )
+    return (
+        f'[policy]\ndir = "{POLICY_DIR}"\n\n[storage]\nurl = "{db_url}"\n\n'
+        f"[approvers]\n{groups}\n{TOOLS_TOML}\n"
+        f"[service]\nsync_interval_s = {interval_s}\n\n[service.tokens]\n{tokens}\n\n{slack}"
+    )
 
 
 def service_config(db_url: str, slack_url: str | None, interval_s: float = 0.05) -> ServiceConfig:
     """The service's configuration: shared store, groups, REST tokens, Slack at ``slack_url``."""
-    firewall = FirewallConfig(tools=TOOLS, approvers=GROUPS, storage=StorageSettings(url=db_url))
-    tokens = {name: hash_token(token) for name, token in TOKENS.items()}
-    slack = None
-    if slack_url is not None:
-        slack = SlackSettings(channel=CHANNEL, users=USERS, api_url=slack_url)
-    service = ServiceSettings(tokens=tokens, sync_interval_s=interval_s)
-    return ServiceConfig(firewall=firewall, service=service, slack=slack)
+    return parse_service_config(tomllib.loads(render_toml(db_url, slack_url, interval_s)))
 
 
 @dataclass
@@ -65,6 +82,7 @@ class Rig:
     http: httpx.Client
     slack: MockSlack
     agent: ApprovalService
+    audit: SqlAuditLog
 
     def open_hold(
         self,
@@ -98,7 +116,8 @@ class Rig:
         assert cards is not None
         self.slack.wait_until(lambda: (row := cards.get(hold_id)) is not None and row.ts)
         row = cards.get(hold_id)
-        assert row is not None and row.ts is not None
+        assert row is not None
+        assert row.ts is not None
         assert post.params["channel"] == CHANNEL
         return row.ts
 
@@ -136,4 +155,4 @@ def running_service(
         store = stack.enter_context(SqlApprovalStore(db_url))
         audit = stack.enter_context(SqlAuditLog(db_url))
         agent = ApprovalService(store, audit, GROUPS)
-        yield Rig(runtime=runtime, http=http, slack=slack, agent=agent)
+        yield Rig(runtime=runtime, http=http, slack=slack, agent=agent, audit=audit)

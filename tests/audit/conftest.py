@@ -1,14 +1,18 @@
-"""Audit logs on every backend: SQLite in a temporary file, PostgreSQL in a fresh schema."""
+"""Audit logs on every backend, and the keys that sign them."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from firewall.audit.keyfiles import WriterKeys, generate_key_pair
+from firewall.audit.store import SqlAuditLog
+from firewall.audit.verify import Trust
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -51,3 +55,37 @@ def audit_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture
+def key_files(tmp_path: Path) -> tuple[Path, Path]:
+    """``(private key file, public key file)`` of a fresh writer key."""
+    private_path, public_path, _ = generate_key_pair(tmp_path / "keys", "test-writer")
+    return private_path, public_path
+
+
+@pytest.fixture
+def writer_keys(key_files: tuple[Path, Path]) -> WriterKeys:
+    """The writer's keys, read from their file."""
+    return WriterKeys.from_file(key_files[0])
+
+
+@pytest.fixture
+def trust(key_files: tuple[Path, Path]) -> Trust:
+    """What an auditor holding the writer's public key brings."""
+    return Trust.from_files([key_files[1]])
+
+
+@pytest.fixture
+def open_log(audit_url: str, writer_keys: WriterKeys) -> Iterator[Callable[..., SqlAuditLog]]:
+    """Open (and at the end close) writer logs on ``audit_url``."""
+    opened: list[SqlAuditLog] = []
+
+    def opener(**options: object) -> SqlAuditLog:
+        log = SqlAuditLog(audit_url, keys=writer_keys, **options)  # type: ignore[arg-type]
+        opened.append(log)
+        return log
+
+    yield opener
+    for log in opened:
+        log.close()

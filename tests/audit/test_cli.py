@@ -1,111 +1,196 @@
-"""``firewall audit verify`` and ``firewall audit show``: output and exit codes."""
+"""``firewall audit ...``: output and exit codes of every command."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from firewall.audit.events import AuditEvent
+from firewall.audit.keyfiles import KEY_FILE_ENV, WriterKeys, ensure_dev_key
 from firewall.audit.store import SqlAuditLog
 from firewall.cli.audit import app
-from tests.audit.tampering import LAST, MIDDLE, build_log, update_row
+from tests.audit.tampering import ALICE, LAST, MIDDLE, build_log, edit_entry
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}
 
 
-def test_verify_prints_ok_and_exits_0_for_an_untouched_log(sqlite_url: str) -> None:
-    records = build_log(sqlite_url)
-    result = runner.invoke(app, ["verify", "--db", sqlite_url])
-    assert result.exit_code == 0
-    expected = f"OK: {LAST} records (seq 1..{LAST}) verified, head {records[-1].hash}"
-    assert result.stdout.splitlines()[0] == expected
+@pytest.fixture(autouse=True)
+def no_key_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
 
 
-def test_verify_reads_the_database_in_the_data_dir(tmp_path: Path) -> None:
-    build_log(f"sqlite:///{tmp_path / 'firewall.db'}")
-    result = runner.invoke(app, ["verify", "--data-dir", str(tmp_path)])
-    assert result.exit_code == 0
-    assert result.stdout.startswith(f"OK: {LAST} records")
+@pytest.fixture
+def url(sqlite_url: str, writer_keys: WriterKeys) -> str:
+    with SqlAuditLog(sqlite_url, keys=writer_keys) as log:
+        build_log(sqlite_url, log)
+    return sqlite_url
 
 
-def test_verify_of_an_empty_log_is_ok(sqlite_url: str) -> None:
-    SqlAuditLog(sqlite_url).close()
-    result = runner.invoke(app, ["verify", "--db", sqlite_url])
-    assert (result.exit_code, result.stdout.strip()) == (0, "OK: 0 records verified (empty log)")
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env=WIDE)
+    return result.exit_code, result.stdout, result.stderr
 
 
-def test_verify_prints_the_first_bad_record_and_all_findings_and_exits_1(sqlite_url: str) -> None:
-    build_log(sqlite_url)
-    update_row(sqlite_url, MIDDLE, {"hash": "sha256:" + "1" * 64})
-    result = runner.invoke(app, ["verify", "--db", sqlite_url])
-    assert result.exit_code == 1
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"TAMPERED: first bad record seq {MIDDLE}: hash_mismatch: expected ")
-    assert lines[0].endswith(f"found sha256:{'1' * 64}")
-    assert lines[1].startswith(f"  seq {MIDDLE}: hash_mismatch: ")
-    assert lines[2].startswith(f"  seq {MIDDLE + 1}: broken_link: ")
+def test_verify_prints_ok_and_exits_0(url: str, key_files: tuple[Path, Path]) -> None:
+    code, out, _ = run("verify", "--db", url, "--public-key", str(key_files[1]))
+    assert code == 0
+    assert out.startswith(f"OK: {LAST} records (seq 1..{LAST}) verified, head sha256:")
+    assert f"signed through seq {LAST}" in out.splitlines()[1]
 
 
-def test_verify_exits_2_when_the_log_cannot_be_read(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["verify", "--db", f"sqlite:///{tmp_path / 'missing.db'}"])
-    assert result.exit_code == 2
-    assert result.stdout.startswith("INCONCLUSIVE: audit database file ")
+def test_verify_prints_the_first_bad_record_and_exits_1(
+    url: str, key_files: tuple[Path, Path]
+) -> None:
+    edit_entry(url, MIDDLE, rehash=False, tool="wire_money")
+    code, out, _ = run("verify", "--db", url, "--public-key", str(key_files[1]))
+    assert code == 1
+    assert out.startswith(f"TAMPERED: first bad record seq {MIDDLE}: hash_mismatch: expected ")
+    assert f"  seq {MIDDLE}: hash_mismatch: " in out
 
 
-def test_verify_json_prints_the_report(sqlite_url: str) -> None:
-    build_log(sqlite_url)
-    update_row(sqlite_url, MIDDLE, {"tool": "wire_money"})
-    result = runner.invoke(app, ["verify", "--db", sqlite_url, "--json"])
-    assert result.exit_code == 1
-    report = json.loads(result.stdout)
-    assert (report["valid"], report["status"], report["first_bad_seq"]) == (False, "tampered", 5)
-    assert [finding["kind"] for finding in report["findings"]] == ["hash_mismatch"]
-    assert report["records_checked"] == LAST
+def test_verify_without_a_key_exits_2(url: str) -> None:
+    code, out, _ = run("verify", "--db", url)
+    assert code == 2
+    assert out.startswith("INCONCLUSIVE: no trusted public key")
 
 
-def test_verify_json_of_a_valid_log_exits_0(sqlite_url: str) -> None:
-    build_log(sqlite_url)
-    result = runner.invoke(app, ["verify", "--db", sqlite_url, "--json"])
-    assert result.exit_code == 0
-    assert json.loads(result.stdout)["valid"] is True
+def test_verify_json_prints_the_report(url: str, key_files: tuple[Path, Path]) -> None:
+    code, out, _ = run("verify", "--db", url, "--public-key", str(key_files[1]), "--json")
+    report = json.loads(out)
+    assert (code, report["status"], report["records_checked"]) == (0, "valid", LAST)
 
 
-def test_verify_lists_calls_in_doubt(sqlite_url: str) -> None:
-    with SqlAuditLog(sqlite_url) as log:
-        log.append(AuditEvent(event="decision", call_id="call_x", tool="refund", outcome="allow"))
-    result = runner.invoke(app, ["verify", "--db", sqlite_url])
-    assert result.exit_code == 0
-    assert "In doubt (allowed, no outcome recorded):" in result.stdout
-    assert "  call_x (tool refund, decision at seq 1)" in result.stdout
+def test_verify_trusts_the_dev_key_of_a_data_dir_and_says_so(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'firewall.db'}"
+    with SqlAuditLog(url, keys=WriterKeys.from_file(ensure_dev_key(tmp_path))) as log:
+        build_log(url, log)
+    code, out, _ = run("verify", "--data-dir", str(tmp_path))
+    assert code == 0
+    assert out.startswith("note: no --public-key given; trusting the local key(s) ")
 
 
-def test_show_prints_the_records_as_a_table(sqlite_url: str) -> None:
-    build_log(sqlite_url)
-    result = runner.invoke(app, ["show", "--db", sqlite_url], env=WIDE)
-    assert result.exit_code == 0
-    assert "call_1" in result.stdout
-    assert "approved by alice; under limit" in result.stdout
+def test_export_then_verify_the_bundle_offline(
+    url: str, key_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    code, out, _ = run("export", "--db", url, "--out", str(tmp_path / "bundle"))
+    assert (code, out.strip()) == (
+        0,
+        f"exported {LAST} records and 2 checkpoints to {tmp_path / 'bundle'}",
+    )
+    checkpoints = sorted((tmp_path / "bundle" / "checkpoints").iterdir())
+    code, out, _ = run(
+        "verify",
+        "--bundle",
+        str(tmp_path / "bundle"),
+        "--public-key",
+        str(key_files[1]),
+        "--trusted-checkpoint",
+        str(checkpoints[-1]),
+    )
+    assert code == 0, out
 
 
-def test_show_limits_to_the_last_records(sqlite_url: str) -> None:
-    build_log(sqlite_url)
-    result = runner.invoke(app, ["show", "--db", sqlite_url, "--limit", "2", "--json"])
-    assert result.exit_code == 0
-    assert [record["seq"] for record in json.loads(result.stdout)] == [LAST - 1, LAST]
+def test_show_prints_records_and_reveal_decrypts_them(url: str) -> None:
+    code, out, _ = run("show", "--db", url, "--limit", "3")
+    assert code == 0
+    assert "issue_refund" in out
+    assert "jane@example.com" not in out
+    code, out, _ = run("show", "--db", url, "--call-id", "call_1", "--reveal")
+    shown = json.loads(out)
+    assert [record["seq"] for record in shown] == [1, 2]
+    assert shown[0]["args"]["email"] == "jane@example.com"
+    assert shown[0]["principal"]["on_behalf_of"] == ALICE["on_behalf_of"]
 
 
-def test_show_filters_by_call_id(sqlite_url: str) -> None:
-    build_log(sqlite_url)
-    result = runner.invoke(app, ["show", "--db", sqlite_url, "--call-id", "call_4", "--json"])
-    assert result.exit_code == 0
-    records = json.loads(result.stdout)
-    assert [(r["seq"], r["event"]) for r in records] == [(5, "decision"), (7, "outcome")]
+def test_erase_destroys_the_subject_and_show_marks_it_erased(
+    url: str, key_files: tuple[Path, Path]
+) -> None:
+    code, out, _ = run(
+        "erase", "--subject", ALICE["on_behalf_of"], "--db", url, "--key-file", str(key_files[0])
+    )
+    assert code == 0
+    assert out.startswith(f"erased {ALICE['on_behalf_of']}: pseudonym s_")
+    code, out, _ = run(
+        "erase", "--subject", ALICE["on_behalf_of"], "--db", url, "--key-file", str(key_files[0])
+    )
+    assert (code, out.strip()) == (
+        0,
+        f"no personal data held for {ALICE['on_behalf_of']}; nothing erased",
+    )
+    shown = json.loads(run("show", "--db", url, "--call-id", "call_1", "--reveal")[1])
+    assert shown[0]["args"]["email"] == "[erased]"
+    code, out, _ = run("verify", "--db", url, "--public-key", str(key_files[1]))
+    assert code == 0
+    assert "1 erased subject(s)" in out
+    assert "Erased subjects: 1 (not tampering)" in out
 
 
-def test_show_exits_2_with_an_error_when_the_log_cannot_be_read(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["show", "--db", f"sqlite:///{tmp_path / 'missing.db'}"])
-    assert result.exit_code == 2
-    assert "error: audit database file" in result.stderr
+def test_keygen_writes_the_key_pair(tmp_path: Path) -> None:
+    code, out, _ = run("keygen", "--out", str(tmp_path), "--name", "acme-audit")
+    assert code == 0
+    assert (tmp_path / "acme-audit.key").stat().st_mode & 0o777 == 0o600
+    assert out.splitlines()[-1] == (tmp_path / "acme-audit.pub").read_text().strip()
+
+
+def test_checkpoint_signs_the_head_now_and_copies_it(
+    url: str, key_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    code, out, _ = run(
+        "checkpoint",
+        "--db",
+        url,
+        "--key-file",
+        str(key_files[0]),
+        "--out",
+        str(tmp_path / "offbox"),
+    )
+    assert code == 0
+    assert out.splitlines()[1] == str(LAST)
+    assert (tmp_path / "offbox" / "latest.checkpoint").read_text() == out
+
+
+def test_prove_and_verify_proof(url: str, key_files: tuple[Path, Path], tmp_path: Path) -> None:
+    proof = tmp_path / "proof.json"
+    assert run("prove", str(MIDDLE), "--db", url, "--out", str(proof))[0] == 0
+    code, out, _ = run("verify-proof", str(proof), "--public-key", str(key_files[1]))
+    assert code == 0
+    assert out.startswith(f"VALID: record {MIDDLE} is in agent-firewall/audit/")
+    assert '"tool": "issue_refund"' in out
+    assert run("verify-proof", str(proof))[0] == 2
+    data = json.loads(proof.read_text())
+    proof.write_text(json.dumps(data | {"body": data["body"].replace("40", "4000")}))
+    assert run("verify-proof", str(proof), "--public-key", str(key_files[1]))[0] == 1
+
+
+def test_prove_consistency_between_two_checkpoints(
+    url: str, key_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    old = tmp_path / "old.checkpoint"
+    old.write_text(run("checkpoint", "--db", url, "--key-file", str(key_files[0]))[1])
+    with SqlAuditLog(url, keys=WriterKeys.from_file(key_files[0])) as log:
+        build_log(url, log)
+    proof = tmp_path / "consistency.json"
+    assert run("prove-consistency", "--old", str(old), "--db", url, "--out", str(proof))[0] == 0
+    code, out, _ = run("verify-proof", str(proof), "--public-key", str(key_files[1]))
+    assert (code, out.strip()) == (0, f"VALID: size {LAST} is a prefix of size {2 * LAST}")
+
+
+def test_proving_a_record_the_log_does_not_have_fails_cleanly(url: str) -> None:
+    code, _, err = run("prove", "99", "--db", url)
+    assert (code, err.strip()) == (2, "error: the log has no record 99")
+
+
+def test_rotate_key_keeps_the_log_verifiable_with_the_old_public_key(
+    url: str, key_files: tuple[Path, Path]
+) -> None:
+    code, out, _ = run(
+        "rotate-key", "--db", url, "--key-file", str(key_files[0]), "--name", "test-writer-2"
+    )
+    assert code == 0
+    assert out.startswith("rotated test-writer+")
+    assert (key_files[0].parent / "test-writer-2.pub").exists()
+    assert WriterKeys.from_file(key_files[0]).signing.name == "test-writer-2"
+    assert run("verify", "--db", url, "--public-key", str(key_files[1]))[0] == 0

@@ -1,61 +1,84 @@
-"""Several processes appending to one log build one gapless chain."""
+"""Many processes guard calls against one PostgreSQL log: one chain, no gaps, no forks."""
 
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from firewall.audit.events import AuditEvent
+from firewall.audit.keyfiles import WriterKeys
 from firewall.audit.store import SqlAuditLog
-from firewall.audit.verify import verify_store
-from tests.audit.append_worker import append_events
-
-WORKERS = 4
-APPENDS = 200
+from firewall.audit.verify import Trust, verify_store
+from tests.audit.gate_worker import crash_inside_the_tool, run_guarded_calls, write_policy
 
 
-def run_workers(url: str, batch: int) -> None:
+def run_workers(url: str, key_file: Path, policy_dir: Path, workers: int, calls: int) -> None:
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=append_events, args=(url, worker, APPENDS, batch))
-        for worker in range(WORKERS)
+        context.Process(
+            target=run_guarded_calls, args=(url, str(key_file), str(policy_dir), worker, calls)
+        )
+        for worker in range(workers)
     ]
     for process in processes:
         process.start()
     for process in processes:
-        process.join(timeout=300)
+        process.join(timeout=600)
     for process in processes:
         if process.is_alive():
             process.terminate()
             process.join()
-    assert [process.exitcode for process in processes] == [0] * WORKERS
+    assert [process.exitcode for process in processes] == [0] * workers
+
+
+def check_one_chain(url: str, trust: Trust, workers: int, calls: int) -> None:
+    total = 2 * workers * calls  # a decision and an outcome per call
+    report = verify_store(url, trust)
+    assert report.valid, report.findings
+    assert (report.records_checked, report.first_seq, report.last_seq) == (total, 1, total)
+    assert (report.signed_through, report.in_doubt) == (total, ())
+    with SqlAuditLog(url, create=False) as log:
+        order = [(record.call_id, record.event) for record in log.records()]
+    for worker in range(workers):
+        mine = [call_id for call_id, event in order if (call_id or "").startswith(f"w{worker}_")]
+        expected = [f"w{worker}_{n}" for n in range(calls) for _ in ("decision", "outcome")]
+        assert mine == expected
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("batch", [1, 7], ids=["append", "append_many"])
-def test_concurrent_processes_build_one_gapless_chain(audit_url: str, batch: int) -> None:
-    SqlAuditLog(audit_url).close()
-    run_workers(audit_url, batch)
-    total = WORKERS * APPENDS
-    report = verify_store(audit_url)
-    assert report.valid, report.findings
-    assert (report.records_checked, report.first_seq, report.last_seq) == (total, 1, total)
-    with SqlAuditLog(audit_url) as log:
-        records = list(log.records())
-    for worker in range(WORKERS):
-        mine = [r.details["n"] for r in records if (r.call_id or "").startswith(f"w{worker}_")]
-        assert mine == list(range(APPENDS))
+@pytest.mark.postgres
+def test_8_processes_guarding_2000_calls_each_build_one_chain(
+    pg_url: str, key_files: tuple[Path, Path], trust: Trust, tmp_path: Path
+) -> None:
+    SqlAuditLog(pg_url, keys=WriterKeys.from_file(key_files[0])).close()
+    run_workers(pg_url, key_files[0], write_policy(tmp_path / "policy"), workers=8, calls=2000)
+    check_one_chain(pg_url, trust, workers=8, calls=2000)
 
 
-def test_threads_sharing_one_log_build_one_gapless_chain(audit_url: str) -> None:
-    with SqlAuditLog(audit_url) as log, ThreadPoolExecutor(max_workers=8) as pool:
-        appended = list(
-            pool.map(
-                lambda n: log.append(AuditEvent(event="decision", details={"n": n})), range(200)
-            )
-        )
-        report = verify_store(audit_url)
-    assert report.valid, report.findings
-    assert sorted(record.seq for record in appended) == list(range(1, 201))
+@pytest.mark.slow
+def test_processes_sharing_a_sqlite_log_build_one_chain(
+    sqlite_url: str, key_files: tuple[Path, Path], trust: Trust, tmp_path: Path
+) -> None:
+    SqlAuditLog(sqlite_url, keys=WriterKeys.from_file(key_files[0])).close()
+    run_workers(sqlite_url, key_files[0], write_policy(tmp_path / "policy"), workers=3, calls=100)
+    check_one_chain(sqlite_url, trust, workers=3, calls=100)
+
+
+@pytest.mark.slow
+def test_a_crash_between_decision_and_outcome_leaves_the_call_in_doubt(
+    audit_url: str, key_files: tuple[Path, Path], trust: Trust, tmp_path: Path
+) -> None:
+    SqlAuditLog(audit_url, keys=WriterKeys.from_file(key_files[0])).close()
+    process = multiprocessing.get_context("spawn").Process(
+        target=crash_inside_the_tool,
+        args=(audit_url, str(key_files[0]), str(write_policy(tmp_path / "policy"))),
+    )
+    process.start()
+    process.join(timeout=120)
+    assert process.exitcode == 3
+    report = verify_store(audit_url, trust)
+    assert (report.status, report.records_checked) == ("valid", 1)
+    assert [(call.call_id, call.seq, call.tool) for call in report.in_doubt] == [
+        ("call_crashed", 1, "crm_lookup")
+    ]

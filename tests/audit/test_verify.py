@@ -1,166 +1,112 @@
-"""The verifier: verdicts, the findings cap, in-doubt calls, inconclusive logs."""
+"""The verifier's report: range, signatures, trust, freshness, in-doubt calls."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 from firewall.audit.events import AuditEvent
 from firewall.audit.findings import ExitStatus, FindingKind
-from firewall.audit.records import GENESIS_HASH, AuditRecord, seal
+from firewall.audit.keys import SigningKey
 from firewall.audit.store import SqlAuditLog
-from firewall.audit.verify import MAX_FINDINGS, verify_chain, verify_store
-from tests.audit.tampering import MIDDLE, build_log, update_row
+from firewall.audit.verify import NO_KEY, Trust, verify_store
+from tests.audit.tampering import LAST, build_log
 
-MOMENT = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def chain(events: list[AuditEvent]) -> list[AuditRecord]:
-    records: list[AuditRecord] = []
-    for seq, event in enumerate(events, start=1):
-        prev_hash = records[-1].hash if records else GENESIS_HASH
-        records.append(seal(event, seq, prev_hash, MOMENT))
-    return records
+OpenLog = Callable[..., SqlAuditLog]
 
 
-def decisions(count: int) -> list[AuditEvent]:
-    return [AuditEvent(event="decision", call_id=f"call_{n}", outcome="deny") for n in range(count)]
+def test_the_report_summarises_what_was_checked(
+    audit_url: str, open_log: OpenLog, trust: Trust
+) -> None:
+    hashes = build_log(audit_url, open_log())
+    report = verify_store(audit_url, trust)
+    assert (report.first_seq, report.last_seq, report.head) == (1, LAST, (LAST, hashes[-1]))
+    assert (report.signed_through, report.checkpoints_checked) == (LAST, 2)
+    assert report.origin is not None
+    assert report.origin.startswith("agent-firewall/audit/")
+    assert report.trusted_keys == tuple(key.key_id for key in trust.keys)
+    assert report.summary().startswith(f"OK: {LAST} records (seq 1..{LAST}) verified")
 
 
-def test_an_empty_log_without_head_is_valid() -> None:
-    report = verify_chain([], None)
-    assert (report.valid, report.records_checked, report.first_seq) == (True, 0, None)
-
-
-def test_a_sealed_chain_matching_its_head_is_valid() -> None:
-    records = chain(decisions(3))
-    report = verify_chain(records, (3, records[-1].hash))
-    assert (report.valid, report.first_bad_seq, report.findings_total) == (True, None, 0)
-    assert (report.first_seq, report.last_seq, report.exit_status) == (1, 3, ExitStatus.VALID)
-
-
-def test_verification_consumes_records_lazily() -> None:
-    records = chain(decisions(5))
-    consumed: list[int] = []
-
-    def stream() -> Iterator[AuditRecord]:
-        for record in records:
-            consumed.append(record.seq)
-            yield record
-
-    assert verify_chain(stream(), (5, records[-1].hash)).valid
-    assert consumed == [1, 2, 3, 4, 5]
-
-
-def test_a_record_repeated_is_a_sequence_gap_at_its_seq() -> None:
-    records = chain(decisions(3))
-    report = verify_chain([records[0], records[1], records[1], records[2]], (3, records[2].hash))
-    gap = next(f for f in report.findings if f.kind is FindingKind.SEQUENCE_GAP)
-    assert (gap.seq, gap.expected, gap.found) == (2, "3", "2")
-    assert report.first_bad_seq == 2
-
-
-def test_a_hash_mismatch_reports_recomputed_and_stored_hashes() -> None:
-    records = chain(decisions(2))
-    forged = records[1].model_copy(update={"tool": "wire_money"})
-    report = verify_chain([records[0], forged], (2, forged.hash))
-    (finding,) = report.findings
-    assert finding.kind is FindingKind.HASH_MISMATCH
-    assert finding.found == forged.hash
-    assert finding.expected == seal(forged, 2, records[0].hash, MOMENT).hash
-
-
-def test_findings_are_capped_but_all_counted() -> None:
-    records = [r.model_copy(update={"hash": "sha256:" + "f" * 64}) for r in chain(decisions(150))]
-    report = verify_chain(records, (150, records[-1].hash))
-    assert len(report.findings) == MAX_FINDINGS
-    assert report.findings_total > MAX_FINDINGS
-    assert (report.first_bad_seq, report.first_finding) == (1, report.findings[0])
-
-
-def test_allowed_calls_without_an_outcome_are_in_doubt_but_valid() -> None:
-    records = chain(
-        [
-            AuditEvent(event="decision", call_id="call_a", tool="refund", outcome="allow"),
-            AuditEvent(event="decision", call_id="call_b", tool="refund", outcome="deny"),
-            AuditEvent(event="decision", call_id="call_c", tool="lookup", outcome="allow"),
-            AuditEvent(event="outcome", call_id="call_c", tool="lookup", outcome="ok"),
-            AuditEvent(event="decision", call_id="call_d", tool="lookup", outcome="allow"),
-        ]
+def test_an_empty_log_verifies(audit_url: str, open_log: OpenLog, trust: Trust) -> None:
+    open_log()
+    report = verify_store(audit_url, trust)
+    assert (report.status, report.records_checked, report.summary()) == (
+        "valid",
+        0,
+        "OK: 0 records verified (empty log)",
     )
-    report = verify_chain(records, (5, records[-1].hash))
-    assert report.valid
-    assert [(c.call_id, c.seq, c.tool) for c in report.in_doubt] == [
-        ("call_a", 1, "refund"),
-        ("call_d", 5, "lookup"),
-    ]
 
 
-def test_the_report_serialises_to_json_with_its_verdict() -> None:
-    records = chain(decisions(2))
-    report = verify_chain(records, (3, "sha256:" + "0" * 64))
-    data = report.model_dump(mode="json")
-    assert (data["valid"], data["status"], data["first_bad_seq"]) == (False, "tampered", 3)
-    assert data["findings"][0]["kind"] == "truncation"
+def test_without_a_public_key_the_verdict_is_inconclusive(
+    audit_url: str, open_log: OpenLog
+) -> None:
+    build_log(audit_url, open_log())
+    report = verify_store(audit_url, Trust())
+    assert (report.status, report.exit_status, report.error) == (
+        "inconclusive",
+        ExitStatus.INCONCLUSIVE,
+        NO_KEY,
+    )
+    assert report.records_checked == LAST
 
 
-def test_a_missing_sqlite_file_is_inconclusive(tmp_path: Path) -> None:
-    report = verify_store(f"sqlite:///{tmp_path / 'nope.db'}")
-    assert (report.status, report.exit_status) == ("inconclusive", ExitStatus.INCONCLUSIVE)
+def test_a_key_that_never_signed_this_log_is_tampering(
+    audit_url: str, open_log: OpenLog, tmp_path: Path
+) -> None:
+    build_log(audit_url, open_log())
+    stranger = tmp_path / "stranger.pub"
+    stranger.write_text(SigningKey.generate("stranger").verifier.text())
+    report = verify_store(audit_url, Trust.from_files([stranger]))
+    assert report.status == "tampered"
+    assert report.first_finding is not None
+    assert report.first_finding.kind is FindingKind.UNKNOWN_KEY
+
+
+def test_an_unreadable_log_is_inconclusive(tmp_path: Path, trust: Trust) -> None:
+    report = verify_store(f"sqlite:///{tmp_path / 'missing.db'}", trust)
+    assert report.status == "inconclusive"
     assert report.error is not None
     assert "does not exist" in report.error
 
 
-def test_a_database_without_audit_tables_is_inconclusive(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE unrelated (id INTEGER)"))
-    engine.dispose()
-    report = verify_store(url)
+def test_a_trusted_checkpoint_not_signed_by_the_given_key_is_inconclusive(
+    audit_url: str, open_log: OpenLog, tmp_path: Path, key_files: tuple[Path, Path]
+) -> None:
+    build_log(audit_url, open_log())
+    forged = tmp_path / "forged.checkpoint"
+    forged.write_text("agent-firewall/audit/x\n1\n" + "A" * 43 + "=\n\n\u2014 a AAAA\n")
+    report = verify_store(audit_url, Trust.from_files([key_files[1]], [forged]))
     assert report.status == "inconclusive"
-    assert "audit tables missing" in (report.error or "")
+    assert report.error is not None
+    assert "trusted checkpoint forged.checkpoint" in report.error
 
 
-def test_an_unreachable_database_is_inconclusive() -> None:
-    report = verify_store("postgresql+psycopg://postgres@127.0.0.1:1/test")
-    assert report.exit_status is ExitStatus.INCONCLUSIVE
-    assert "could not open its tables" in (report.error or "")
-
-
-def test_an_unparseable_json_column_is_inconclusive(sqlite_url: str) -> None:
-    build_log(sqlite_url)
-    update_row(sqlite_url, MIDDLE, {"details": text("'{not json'")})
-    report = verify_store(sqlite_url)
-    assert report.status == "inconclusive"
-    assert "unreadable" in (report.error or "")
-
-
-def test_a_value_sealing_would_refuse_is_a_hash_mismatch(sqlite_url: str) -> None:
-    build_log(sqlite_url)
-    update_row(sqlite_url, MIDDLE, {"details": text("'{\"amount\": NaN}'")})
-    report = verify_store(sqlite_url)
-    assert (report.status, report.first_bad_seq) == ("tampered", MIDDLE)
+def test_a_log_with_no_recent_signed_head_is_stale(
+    audit_url: str, open_log: OpenLog, key_files: tuple[Path, Path]
+) -> None:
+    build_log(audit_url, open_log())
+    later = datetime.now(UTC) + timedelta(hours=2)
+    fresh = Trust(keys=Trust.from_files([key_files[1]]).keys, max_age_s=86400, now=later)
+    stale = Trust(keys=fresh.keys, max_age_s=3600, now=later)
+    assert verify_store(audit_url, fresh).valid
+    report = verify_store(audit_url, stale)
+    assert (report.status, report.first_bad_seq) == ("inconclusive", LAST + 1)
     assert report.first_finding is not None
-    assert report.first_finding.kind is FindingKind.HASH_MISMATCH
+    assert report.first_finding.kind is FindingKind.STALE_HEAD
 
 
-def test_an_unreadable_record_after_tampering_is_still_tampered(sqlite_url: str) -> None:
-    build_log(sqlite_url)
-    update_row(sqlite_url, 2, {"tool": "forged"})
-    update_row(sqlite_url, MIDDLE, {"v": text("'one'")})
-    report = verify_store(sqlite_url)
-    assert (report.status, report.first_bad_seq, report.records_checked) == ("tampered", 2, 4)
-    assert "seq 5 is unreadable" in (report.error or "")
-
-
-def test_verifying_writes_nothing(sqlite_url: str) -> None:
-    build_log(sqlite_url)
-    with SqlAuditLog(sqlite_url) as log:
-        head_before = log.head()
-    assert verify_store(sqlite_url).valid
-    with SqlAuditLog(sqlite_url) as log:
-        assert log.head() == head_before
+def test_allowed_calls_without_an_outcome_are_listed_in_doubt(
+    audit_url: str, open_log: OpenLog, trust: Trust
+) -> None:
+    log = open_log()
+    decided = log.append(
+        AuditEvent(event="decision", call_id="call_9", tool="refund", outcome="allow")
+    )
+    log.append(AuditEvent(event="decision", call_id="call_10", tool="pay", outcome="deny"))
+    report = verify_store(audit_url, trust)
+    assert report.valid
+    assert [(c.call_id, c.seq, c.tool) for c in report.in_doubt] == [
+        ("call_9", decided.seq, "refund")
+    ]

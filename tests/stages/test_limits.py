@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 
 import pytest
+from limits.storage import MemoryStorage
 from pydantic import ValidationError
 
+from firewall.containment.outage import OutagePolicy
+from firewall.policy.document import DecisionDocument
 from firewall.stages.base import CallContext
 from firewall.stages.limits import RateLimitCheck, RateLimitRule
-from firewall.types import DenyCode, Principal, ToolCall
+from firewall.types import DenyCode, Obligations, Principal, Risk, ToolCall, ToolSpec
 
 
 def ctx(agent: str = "a1", tenant: str = "t1", customer: str | None = None) -> CallContext:
@@ -64,3 +67,73 @@ def test_unreachable_limiter_storage_fails_closed() -> None:
     assert denial is not None
     assert denial.code is DenyCode.LIMITER_ERROR
     assert "refused" in denial.reasons[0]
+
+
+def test_denial_names_the_rule_and_when_to_retry() -> None:
+    check = RateLimitCheck(
+        [RateLimitRule(tool="refund", limit="1/hour"), RateLimitRule(limit="1/minute")]
+    )
+    assert check.check(ctx()) is None
+    denial = check.check(ctx())
+    assert denial is not None
+    assert denial.reasons == (
+        "rate limit exceeded: rate_limits[1] (1/minute per agent for tool '*')",
+    )
+    assert denial.retry_after_s is not None
+    assert 0 < denial.retry_after_s <= 60
+
+
+def test_sliding_window_counter_strategy_is_honoured() -> None:
+    rule = RateLimitRule(limit="2/minute", strategy="sliding-window-counter")
+    check = RateLimitCheck([rule])
+    assert [check.check(ctx()) is None for _ in range(3)] == [True, True, False]
+
+
+def _with_obligations(context: CallContext, *limits: dict[str, str]) -> CallContext:
+    obligations = Obligations.model_validate({"rate_limits": list(limits)})
+    context.policy = DecisionDocument(outcome="allow", reasons=(), obligations=obligations)
+    return context
+
+
+def test_policy_obligations_add_rate_limits_per_tool() -> None:
+    check = RateLimitCheck([])
+    first = _with_obligations(ctx(customer="customer:1"), {"per": "customer", "limit": "1/hour"})
+    again = _with_obligations(
+        ctx("a2", customer="customer:1"), {"per": "customer", "limit": "1/hour"}
+    )
+    assert check.check(first) is None
+    denial = check.check(again)
+    assert denial is not None
+    assert (
+        "policy obligation rate_limits[0] (1/hour per customer for tool 'lookup')"
+        in (denial.reasons[0])
+    )
+
+
+def test_obligations_with_an_unreadable_limit_are_malformed() -> None:
+    with pytest.raises(ValidationError, match="granularity"):
+        Obligations.model_validate({"rate_limits": [{"limit": "3 per fortnight"}]})
+
+
+def test_same_rule_shares_counters_across_check_instances() -> None:
+    """Two firewalls (or processes) with the same rule count in the same bucket."""
+    storage = MemoryStorage()
+    rule = RateLimitRule(limit="1/minute")
+    assert RateLimitCheck([rule], storage=storage).check(ctx()) is None
+    assert RateLimitCheck([rule], storage=storage).check(ctx()) is not None
+
+
+@pytest.mark.parametrize(("risk", "refused"), [(Risk.LOW, False), (Risk.HIGH, True)])
+def test_unreachable_limiter_fails_open_only_for_low_risk_when_configured(
+    risk: Risk, refused: bool
+) -> None:
+    url = f"redis://127.0.0.1:{_closed_port()}"
+    check = RateLimitCheck(
+        [RateLimitRule(limit="5/minute")], url, outage=OutagePolicy(fail_open_low_risk=True)
+    )
+    context = ctx()
+    context.spec = ToolSpec(name="lookup", scope="crm:read", risk=risk)
+    denial = check.check(context)
+    assert (denial is not None) is refused
+    if denial is not None:
+        assert denial.reasons[0].startswith("rate limiter unavailable (Redis at 127.0.0.1:")

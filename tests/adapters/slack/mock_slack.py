@@ -12,7 +12,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 BOT_TOKEN = "xoxb-test-bot-token"
+APP_TOKEN = "xapp-test-app-token"
 WAIT_TIMEOUT_S = 30
+RECHECK_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class MockSlack:
 
     def __init__(self) -> None:
         self.calls: list[SlackCall] = []
+        self.socket_url: str | None = None
+        self.failing: set[str] = set()  # methods that answer {"ok": false} for now
         self._changed = threading.Condition()
         self._ts = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -58,17 +62,26 @@ class MockSlack:
         return self.calls_to(method)
 
     def wait_until(self, condition: Callable[[], object], what: str = "") -> list[SlackCall]:
+        """Block until ``condition()`` holds, re-checking on every call and every 20 ms."""
         with self._changed:
-            if not self._changed.wait_for(condition, timeout=WAIT_TIMEOUT_S):
-                raise AssertionError(f"Slack never saw {what}; calls: {self.calls}")
-            return list(self.calls)
+            for _ in range(int(WAIT_TIMEOUT_S / RECHECK_S)):  # counted: time may be frozen
+                if self._changed.wait_for(condition, timeout=RECHECK_S):
+                    return list(self.calls)
+            raise AssertionError(f"Slack never saw {what}; calls: {self.calls}")
 
     def _record(self, call: SlackCall) -> dict[str, Any]:
-        with self._changed:
+        with self._changed:  # decide failure when recording, so tests can then heal Slack
+            failing = call.method in self.failing
             self.calls.append(call)
             self._changed.notify_all()
+        if call.method == "apps.connections.open":
+            if call.token != APP_TOKEN or self.socket_url is None:
+                return {"ok": False, "error": "invalid_auth"}
+            return {"ok": True, "url": self.socket_url}
         if call.token != BOT_TOKEN:
             return {"ok": False, "error": "invalid_auth"}
+        if failing:
+            return {"ok": False, "error": "service_unavailable"}
         return self._answer(call)
 
     def _answer(self, call: SlackCall) -> dict[str, Any]:
@@ -107,7 +120,7 @@ class MockSlack:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         return Handler

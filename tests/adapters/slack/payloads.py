@@ -14,7 +14,9 @@ CHANNEL = "C0APPROVALS"
 TEAM = {"id": "T0ACME", "domain": "acme"}
 
 
-def signed(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+def signed(
+    body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
     """Headers of a request signed with Slack's v0 scheme."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
@@ -34,12 +36,20 @@ def block_action(user_id: str, action_id: str, hold_id: str, message_ts: str) ->
     """A ``block_actions`` payload: ``user_id`` clicked a button on the card at ``message_ts``."""
     return {
         "type": "block_actions",
-        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(),
-                 "team_id": TEAM["id"]},
+        "user": {
+            "id": user_id,
+            "username": user_id.lower(),
+            "name": user_id.lower(),
+            "team_id": TEAM["id"],
+        },
         "api_app_id": "A0FIREWALL",
         "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL,
-                      "is_ephemeral": False},
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": CHANNEL,
+            "is_ephemeral": False,
+        },
         "trigger_id": f"1234.5678.{user_id}",
         "team": TEAM,
         "enterprise": None,
@@ -48,14 +58,16 @@ def block_action(user_id: str, action_id: str, hold_id: str, message_ts: str) ->
         "message": {"type": "message", "ts": message_ts, "text": "Approval needed"},
         "state": {"values": {}},
         "response_url": "https://hooks.slack.invalid/actions/T0ACME/1/abc",
-        "actions": [{
-            "action_id": action_id,
-            "block_id": "firewall_decision",
-            "text": {"type": "plain_text", "text": "Approve"},
-            "value": hold_id,
-            "type": "button",
-            "action_ts": f"{time.time():.6f}",
-        }],
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "firewall_decision",
+                "text": {"type": "plain_text", "text": "Approve"},
+                "value": hold_id,
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
     }
 
 
@@ -64,8 +76,12 @@ def view_submission(user_id: str, hold_id: str, reason: str | None) -> dict[str,
     return {
         "type": "view_submission",
         "team": TEAM,
-        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(),
-                 "team_id": TEAM["id"]},
+        "user": {
+            "id": user_id,
+            "username": user_id.lower(),
+            "name": user_id.lower(),
+            "team_id": TEAM["id"],
+        },
         "api_app_id": "A0FIREWALL",
         "token": "legacy-verification-token",
         "trigger_id": f"2345.6789.{user_id}",
@@ -75,8 +91,11 @@ def view_submission(user_id: str, hold_id: str, reason: str | None) -> dict[str,
             "type": "modal",
             "callback_id": "firewall_deny_modal",
             "private_metadata": hold_id,
-            "state": {"values": {"reason": {"reason_input": {
-                "type": "plain_text_input", "value": reason}}}},
+            "state": {
+                "values": {
+                    "reason": {"reason_input": {"type": "plain_text_input", "value": reason}}
+                }
+            },
             "hash": "1700000000.abc",
             "app_id": "A0FIREWALL",
             "bot_id": "BBOT",

@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from firewall.adapters.slack import APPROVE_ACTION, DENY_ACTION
+
 from firewall.approvals import HoldState
 from firewall.audit.store import SqlAuditLog
 from tests.adapters.rig import Rig

@@ -1,0 +1,69 @@
+"""Verified records per second: a SQLite log and its exported bundle.
+
+    python benchmarks/audit_verify.py --records 200000
+
+Builds a log of gate-like decision/outcome records (appended in batches, which does not
+change what is verified), then times ``verify_store`` and ``verify_bundle``: every hash,
+link, sequence number, the Merkle tree and every checkpoint signature.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from audit_common import gate_events
+
+from firewall.audit.keyfiles import WriterKeys, generate_key_pair
+from firewall.audit.settings import CheckpointPolicy
+from firewall.audit.store import SqlAuditLog
+from firewall.audit.verify import Trust, verify_bundle, verify_store
+
+BATCH = 1000
+
+
+def build(url: str, key_file: Path, records: int) -> None:
+    policy = CheckpointPolicy(every_records=1000)
+    with SqlAuditLog(url, keys=WriterKeys.from_file(key_file), checkpoints=policy) as log:
+        for start in range(0, records // 2, BATCH // 2):
+            log.append_sealed(
+                [
+                    event
+                    for call in range(start, start + BATCH // 2)
+                    for event in gate_events(1, call)
+                ]
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=200_000)
+    records = parser.parse_args().records
+    with tempfile.TemporaryDirectory() as tmp:
+        key_file, public_file, _ = generate_key_pair(Path(tmp), "bench")
+        url = f"sqlite:///{Path(tmp) / 'audit.db'}"
+        build(url, key_file, records)
+        trust = Trust.from_files([public_file])
+        started = time.perf_counter()
+        report = verify_store(url, trust)
+        database_s = time.perf_counter() - started
+        with SqlAuditLog(url, create=False) as log:
+            log.export(Path(tmp) / "bundle")
+        started = time.perf_counter()
+        bundle_report = verify_bundle(Path(tmp) / "bundle", trust)
+        bundle_s = time.perf_counter() - started
+    for name, result, seconds in (
+        ("sqlite", report, database_s),
+        ("bundle", bundle_report, bundle_s),
+    ):
+        print(
+            f"{name}: {result.status}, {result.records_checked} records, "
+            f"{result.checkpoints_checked} checkpoints in {seconds:.2f}s = "
+            f"{result.records_checked / seconds:,.0f} verified records/s"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Inclusion and consistency proofs an auditor checks offline, with only a public key.
+
+An inclusion proof carries one record's exact body, its Merkle audit path and a signed
+checkpoint: it shows that record (one refund, say) is in the log the checkpoint vouches
+for, without the rest of the log. A consistency proof shows that the log behind an
+older checkpoint is a prefix of the log behind a newer one: nothing was rewritten.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Literal
+
+from firewall.audit.checkpoints import SignedCheckpoint, parse_checkpoint, signature_status
+from firewall.audit.keys import VerifierKey
+from firewall.audit.merkle import (
+    consistency_path,
+    inclusion_path,
+    leaf_hash,
+    tree_root,
+    verify_consistency,
+    verify_inclusion,
+)
+from firewall.audit.records import HASH_PREFIX, AuditRecord, hash_body
+from firewall.errors import AuditError
+from firewall.types import Frozen
+
+INCLUSION_FORMAT: Literal["agent-firewall-inclusion-proof/1"] = "agent-firewall-inclusion-proof/1"
+CONSISTENCY_FORMAT: Literal["agent-firewall-consistency-proof/1"] = (
+    "agent-firewall-consistency-proof/1"
+)
+
+
+class InclusionProof(Frozen):
+    """Record ``seq`` (its exact ``body``) is leaf ``seq - 1`` of the checkpoint's tree."""
+
+    format: Literal["agent-firewall-inclusion-proof/1"] = INCLUSION_FORMAT
+    seq: int
+    body: str
+    path: tuple[str, ...]
+    checkpoint: str
+
+
+class ConsistencyProof(Frozen):
+    """The tree of ``old_checkpoint`` is a prefix of the tree of ``new_checkpoint``."""
+
+    format: Literal["agent-firewall-consistency-proof/1"] = CONSISTENCY_FORMAT
+    old_checkpoint: str
+    new_checkpoint: str
+    path: tuple[str, ...]
+
+
+class ProofCheck(Frozen):
+    """The verdict on a proof: ``valid``, ``invalid`` or ``inconclusive`` (no trusted key)."""
+
+    status: Literal["valid", "invalid", "inconclusive"]
+    message: str
+    record: AuditRecord | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 valid, 1 invalid, 2 inconclusive."""
+        return {"valid": 0, "invalid": 1, "inconclusive": 2}[self.status]
+
+
+def _encode(path: Sequence[bytes]) -> tuple[str, ...]:
+    return tuple(base64.b64encode(node).decode("ascii") for node in path)
+
+
+def _decode(path: Sequence[str]) -> list[bytes]:
+    try:
+        return [base64.b64decode(node, validate=True) for node in path]
+    except ValueError as exc:
+        raise AuditError(f"proof path is not base64: {exc}") from exc
+
+
+def _leaf_of(body: str) -> bytes:
+    return leaf_hash(bytes.fromhex(hash_body(body)[len(HASH_PREFIX) :]))
+
+
+def build_inclusion(seq: int, body: str, leaves: Sequence[bytes], note: str) -> InclusionProof:
+    """The proof for record ``seq`` against ``note``, whose tree has ``leaves`` (raw hashes)."""
+    checkpoint = parse_checkpoint(note).checkpoint
+    hashed = [leaf_hash(leaf) for leaf in leaves[: checkpoint.size]]
+    if not 1 <= seq <= checkpoint.size or len(hashed) < checkpoint.size:
+        raise AuditError(f"record {seq} is not covered by a checkpoint of size {checkpoint.size}")
+    if tree_root(hashed) != checkpoint.root:
+        raise AuditError("the checkpoint does not match the log's records: verify the log")
+    return InclusionProof(
+        seq=seq, body=body, path=_encode(inclusion_path(seq - 1, hashed)), checkpoint=note
+    )
+
+
+def build_consistency(old_note: str, new_note: str, leaves: Sequence[bytes]) -> ConsistencyProof:
+    """The proof that ``old_note``'s tree is a prefix of ``new_note``'s."""
+    old, new = parse_checkpoint(old_note).checkpoint, parse_checkpoint(new_note).checkpoint
+    hashed = [leaf_hash(leaf) for leaf in leaves[: new.size]]
+    if old.size > new.size or len(hashed) < new.size:
+        raise AuditError(f"cannot prove size {old.size} against size {new.size}")
+    if tree_root(hashed) != new.root or tree_root(hashed[: old.size]) != old.root:
+        raise AuditError("a checkpoint does not match the log's records: verify the log")
+    path = consistency_path(old.size, hashed)
+    return ConsistencyProof(old_checkpoint=old_note, new_checkpoint=new_note, path=_encode(path))
+
+
+def _trusted(note: SignedCheckpoint, keys: Sequence[VerifierKey], name: str) -> ProofCheck | None:
+    status, who = signature_status(note, keys)
+    if status == "verified":
+        return None
+    if not keys:
+        return ProofCheck(status="inconclusive", message=f"no trusted public key to check {name}")
+    if status == "unknown_key":
+        return ProofCheck(
+            status="invalid", message=f"{name} is signed by keys you do not trust: {who}"
+        )
+    return ProofCheck(status="invalid", message=f"{name} has an invalid signature ({who})")
+
+
+def check_inclusion(proof: InclusionProof, keys: Sequence[VerifierKey]) -> ProofCheck:
+    """Check the record, the audit path, and the checkpoint's signature."""
+    note = parse_checkpoint(proof.checkpoint)
+    checkpoint = note.checkpoint
+    try:
+        record = AuditRecord.from_body(proof.body, hash_body(proof.body))
+    except AuditError as exc:
+        return ProofCheck(status="invalid", message=str(exc))
+    if record.seq != proof.seq:
+        return ProofCheck(
+            status="invalid", message=f"the body is record {record.seq}, not {proof.seq}"
+        )
+    included = verify_inclusion(
+        proof.seq - 1, checkpoint.size, _leaf_of(proof.body), _decode(proof.path), checkpoint.root
+    )
+    if not included:
+        return ProofCheck(status="invalid", message="the audit path does not lead to the root")
+    problem = _trusted(note, keys, "the checkpoint")
+    if problem is not None:
+        return problem
+    message = f"record {proof.seq} is in {checkpoint.origin} at size {checkpoint.size}"
+    return ProofCheck(status="valid", message=message, record=record)
+
+
+def check_proof(data: object, keys: Sequence[VerifierKey]) -> ProofCheck:
+    """Check a proof read from JSON, of either kind (``format`` says which)."""
+    if isinstance(data, dict) and data.get("format") == INCLUSION_FORMAT:
+        return check_inclusion(InclusionProof.model_validate(data), keys)
+    return check_consistency(ConsistencyProof.model_validate(data), keys)
+
+
+def check_consistency(proof: ConsistencyProof, keys: Sequence[VerifierKey]) -> ProofCheck:
+    """Check both signatures and that the old tree is a prefix of the new one."""
+    old_note, new_note = (
+        parse_checkpoint(proof.old_checkpoint),
+        parse_checkpoint(proof.new_checkpoint),
+    )
+    old, new = old_note.checkpoint, new_note.checkpoint
+    if old.origin != new.origin:
+        return ProofCheck(status="invalid", message="the checkpoints belong to different logs")
+    if not verify_consistency(old.size, new.size, old.root, new.root, _decode(proof.path)):
+        return ProofCheck(status="invalid", message="the old log is not a prefix of the new one")
+    for note, name in ((old_note, "the old checkpoint"), (new_note, "the new checkpoint")):
+        problem = _trusted(note, keys, name)
+        if problem is not None:
+            return problem
+    return ProofCheck(status="valid", message=f"size {old.size} is a prefix of size {new.size}")

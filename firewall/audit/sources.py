@@ -1,0 +1,77 @@
+"""Where a verifier or prover reads a log from: a database snapshot or a bundle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from firewall.audit.bundle import BundleSource, RawRow
+from firewall.audit.reading import AuditSnapshot
+from firewall.audit.records import HASH_PREFIX, hash_body
+from firewall.audit.store import SqlAuditLog
+from firewall.errors import AuditError
+
+
+class LogSource(Protocol):
+    """Records and checkpoints of one log."""
+
+    origin: str | None
+
+    def notes(self) -> list[tuple[str, str]]:
+        """``(where from, note text)`` of every checkpoint the log holds."""
+        ...
+
+    def rows(self) -> Iterator[RawRow]:
+        """``(row seq or None, stored hash or None, body)`` in order."""
+        ...
+
+    def head_row(self) -> tuple[int, str] | None:
+        """The unauthenticated head row of a database (None: empty, or a bundle)."""
+        ...
+
+
+class SnapshotSource:
+    """A :class:`LogSource` over one database snapshot."""
+
+    def __init__(self, view: AuditSnapshot) -> None:
+        self._view = view
+        self.origin: str | None = view.meta().get("origin")
+
+    def notes(self) -> list[tuple[str, str]]:
+        """Stored checkpoints, then the signed head."""
+        stored = [(f"stored checkpoint #{i}", note) for i, note in self._view.checkpoint_notes()]
+        head = self._view.head_note()
+        return stored + ([("signed head", head)] if head else [])
+
+    def rows(self) -> Iterator[RawRow]:
+        """Every record, unparsed."""
+        return self._view.raw_rows()
+
+    def head_row(self) -> tuple[int, str] | None:
+        """``(seq, hash)`` of the head row."""
+        return self._view.head()
+
+
+@contextmanager
+def open_source(db_url: str | None, bundle: Path | None) -> Iterator[LogSource]:
+    """The log at ``db_url`` (one snapshot) or in the ``bundle`` directory."""
+    if bundle is not None:
+        yield BundleSource(bundle)
+        return
+    if db_url is None:
+        raise AuditError("give a database URL or a bundle directory")
+    with SqlAuditLog(db_url, create=False) as log, log.snapshot() as view:
+        yield SnapshotSource(view)
+
+
+def leaves_and_body(source: LogSource, seq: int | None) -> tuple[list[bytes], str | None]:
+    """Every record's leaf data (raw hash of its body), and the body of record ``seq``."""
+    leaves: list[bytes] = []
+    wanted: str | None = None
+    for _, _, body in source.rows():
+        leaves.append(bytes.fromhex(hash_body(body)[len(HASH_PREFIX) :]))
+        if len(leaves) == seq:
+            wanted = body
+    return leaves, wanted

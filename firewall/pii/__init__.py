@@ -1,0 +1,1 @@
+"""Personal data: detection in text, and protection (redact, mask, hash, tokenize)."""

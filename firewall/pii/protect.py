@@ -1,0 +1,132 @@
+"""Keep personal data out of what the model sees, and put real values back into args."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from firewall.pii.detect import Detector, Finding, PiiKind
+from firewall.pii.tokens import TOKEN, MemoryTokenVault, TokenScope
+from firewall.types import Frozen
+
+
+class PiiMode(StrEnum):
+    """What happens to a piece of personal data on its way to the model."""
+
+    REDACT = "redact"  # [EMAIL]
+    MASK = "mask"  # a***@example.com, **** 1111
+    HASH = "hash"  # <EMAIL#3f9a0c1b> (stable, irreversible)
+    TOKENIZE = "tokenize"  # <EMAIL_3f9a0c1b2d4e> (reversible within the session)
+    KEEP = "keep"
+
+
+class PiiRule(Frozen):
+    """How one tool's output is protected: a default mode, per-field and per-kind modes."""
+
+    mode: PiiMode = PiiMode.TOKENIZE
+    fields: dict[str, PiiMode] = Field(
+        default_factory=dict, description="Output fields that are personal as a whole."
+    )
+    kinds: dict[PiiKind, PiiMode] = Field(default_factory=dict)
+
+    def mode_for(self, kind: PiiKind) -> PiiMode:
+        """The mode for a detected kind."""
+        return self.kinds.get(kind, self.mode)
+
+
+def mask(kind: PiiKind, value: str) -> str:
+    """Keep just enough to recognise the value (domain of an email, last digits)."""
+    if kind is PiiKind.EMAIL:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if kind is PiiKind.IBAN:
+        compact = value.replace(" ", "")
+        return f"{compact[:4]}{'*' * (len(compact) - 6)}{compact[-2:]}"
+    digits = [ch for ch in value if ch.isdigit()]
+    if kind in (PiiKind.CARD, PiiKind.PHONE, PiiKind.NATIONAL_ID) and len(digits) > 4:
+        return "*" * (len(digits) - 4) + "".join(digits[-4:])
+    return "***"
+
+
+class Protector:
+    """Applies :class:`PiiRule` s to tool output and resolves tokens in arguments."""
+
+    def __init__(
+        self,
+        vault: MemoryTokenVault,
+        detector: Detector | None = None,
+        hash_key: bytes | None = None,
+    ) -> None:
+        self.vault = vault
+        self._detector = detector or Detector()
+        self._hash_key = hash_key or secrets.token_bytes(32)
+
+    def protect(self, value: Any, scope: TokenScope, rule: PiiRule) -> Any:
+        """``value`` with personal data replaced as ``rule`` says (dicts, lists, strings)."""
+        if isinstance(value, str):
+            return self._protect_text(value, scope, rule)
+        if isinstance(value, Mapping):
+            return {key: self._protect_field(key, item, scope, rule) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.protect(item, scope, rule) for item in value]
+        return value
+
+    def _protect_field(self, key: Any, item: Any, scope: TokenScope, rule: PiiRule) -> Any:
+        mode = rule.fields.get(str(key))
+        if mode is None or item is None:
+            return self.protect(item, scope, rule)
+        return self._replace(PiiKind.PERSONAL, str(item), mode, scope)
+
+    def _protect_text(self, text: str, scope: TokenScope, rule: PiiRule) -> str:
+        findings = self._detector.find(text)
+        if not findings:
+            return text
+        parts, cursor = [], 0
+        for finding in findings:
+            parts.append(text[cursor : finding.start])
+            parts.append(self._replace_finding(finding, scope, rule))
+            cursor = finding.end
+        parts.append(text[cursor:])
+        return "".join(parts)
+
+    def _replace_finding(self, finding: Finding, scope: TokenScope, rule: PiiRule) -> str:
+        return self._replace(finding.kind, finding.value, rule.mode_for(finding.kind), scope)
+
+    def _replace(self, kind: PiiKind, value: str, mode: PiiMode, scope: TokenScope) -> str:
+        if mode is PiiMode.KEEP:
+            return value
+        if mode is PiiMode.REDACT:
+            return f"[{kind.value}]"
+        if mode is PiiMode.MASK:
+            return mask(kind, value)
+        if mode is PiiMode.HASH:
+            tag = hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()[:8]
+            return f"<{kind.value}#{tag}>"
+        return self.vault.tokenize(scope, kind.value, value)
+
+    def restore(self, value: Any, scope: TokenScope) -> Any:
+        """``value`` with every token replaced by its real value (TokenError if invalid)."""
+        if isinstance(value, str):
+            return TOKEN.sub(lambda match: self.vault.resolve(scope, match.group()), value)
+        if isinstance(value, Mapping):
+            return {key: self.restore(item, scope) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.restore(item, scope) for item in value]
+        return value
+
+    @staticmethod
+    def has_tokens(value: Any) -> bool:
+        """Whether any string inside ``value`` carries a token."""
+        if isinstance(value, str):
+            return TOKEN.search(value) is not None
+        if isinstance(value, Mapping):
+            return any(Protector.has_tokens(item) for item in value.values())
+        if isinstance(value, list | tuple):
+            return any(Protector.has_tokens(item) for item in value)
+        return False
