@@ -17,6 +17,7 @@ from pathlib import Path
 
 from firewall.approvals.service import ApprovalService
 from firewall.approvals.store import SqlApprovalStore
+from firewall.audit.keyfiles import ensure_dev_key
 from firewall.audit.store import SqlAuditLog
 from firewall.gate import Firewall
 from firewall.policy.embedded import RegoEngine
@@ -38,6 +39,7 @@ def lookup() -> dict[str, str]:
 
 def build(data_dir: Path) -> Firewall:
     url = f"sqlite:///{data_dir / 'bench.db'}"
+    ensure_dev_key(data_dir)
     audit = SqlAuditLog(url)
     return Firewall(
         tools=[ToolSpec(name="crm_lookup", scope="crm:read", args_schema=SCHEMA)],
@@ -66,7 +68,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         firewall = build(Path(tmp))
         args = {"customer_id": "c-100"}
-        guarded = lambda: firewall.run(ToolCall(tool="crm_lookup", args=args, principal=AGENT), lookup)  # noqa: E731
+
+        def guarded() -> object:
+            call = ToolCall(tool="crm_lookup", args=args, principal=AGENT)
+            return firewall.run(call, lookup)
+
         for _ in range(50):
             guarded()
         bare_us, guarded_us = [], []

@@ -14,8 +14,8 @@ from firewall.audit.keyfiles import ensure_dev_key
 from firewall.audit.records import AuditRecord
 from firewall.audit.store import SqlAuditLog
 from firewall.gate import Firewall, utc_now
-from firewall.settings import GateSettings
 from firewall.policy.embedded import RegoEngine
+from firewall.settings import GateSettings
 from firewall.stages.limits import RateLimitRule
 from firewall.types import Principal, Risk, ToolCall, ToolSpec
 

@@ -10,9 +10,10 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
-from .messages import refusal_message
 from firewall.gate import Executed, Firewall
 from firewall.types import Principal, ToolCall, new_id
+
+from .messages import refusal_message
 
 ToolResult = ToolMessage | Command[Any]
 PrincipalSource = Principal | Callable[[ToolCallRequest], Principal]

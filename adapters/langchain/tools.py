@@ -7,7 +7,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from firewall.gate import Executed, Firewall
 from firewall.types import Principal, ToolCall
@@ -34,6 +34,17 @@ class GuardedTool(BaseTool):
     principal: Principal
     session_id: str = "default"
     handle_tool_error: bool = True
+
+    def _parse_input(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None
+    ) -> str | dict[str, Any]:
+        """Let arguments LangChain rejects through: the firewall refuses *and audits* them."""
+        try:
+            return super()._parse_input(tool_input, tool_call_id)
+        except ValidationError:
+            if isinstance(tool_input, dict):
+                return tool_input
+            raise
 
     def _call(self, kwargs: dict[str, Any]) -> ToolCall:
         return ToolCall(

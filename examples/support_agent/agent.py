@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from firewall.adapters.langchain import FirewallMiddleware
 from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.tools import BaseTool
 from langgraph.graph.state import CompiledStateGraph
 
-from firewall.adapters.langchain import FirewallMiddleware
 from firewall.gate import Firewall
 from firewall.types import Principal, new_id
 

@@ -6,6 +6,7 @@ import typer
 
 from firewall.cli import approvals as approvals
 from firewall.cli import audit as audit
+from firewall.cli import containment as containment
 from firewall.cli import demo as demo
 from firewall.cli import policy as policy
 from firewall.cli import serve as serve
@@ -16,6 +17,9 @@ app.add_typer(approvals.app, name="approvals", help="List, approve and deny held
 app.add_typer(policy.app, name="policy", help="Test the Rego policies.")
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
+app.command("freeze")(containment.freeze)
+app.command("unfreeze")(containment.unfreeze)
+app.command("frozen")(containment.frozen)
 
 
 def main() -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from firewall.adapters.langchain import FirewallMiddleware
+from firewall.examples.support_agent.agent import ScriptedChatModel
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
-from firewall.adapters.langchain import FirewallMiddleware
-from firewall.examples.support_agent.agent import ScriptedChatModel
 from firewall.settings import GateSettings
 from tests.gate_helpers import AGENT, make_rig
 

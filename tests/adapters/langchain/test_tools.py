@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from firewall.adapters.langchain import guard_tools
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, tool
 
-from firewall.adapters.langchain import guard_tools
 from firewall.errors import ConfigError
 from tests.gate_helpers import AGENT, Rig, make_rig
 
@@ -88,8 +88,13 @@ async def test_async_invoke_goes_through_the_firewall(rig: Rig) -> None:
 def test_schema_is_adopted_so_bad_args_are_refused_by_the_firewall(rig: Rig) -> None:
     calls: list[str] = []
     [guarded] = guard_tools([pay_tool(calls)], rig.firewall, AGENT)
-    assert rig.firewall.tools["pay"].args_schema is not None
-    assert rig.firewall.tools["pay"].args_schema["required"] == ["amount"]
+    schema = rig.firewall.tools["pay"].args_schema
+    assert schema is not None
+    assert schema["required"] == ["amount"]
+    refused = guarded.invoke(tool_call("pay", amount="lots"))
+    assert refused.status == "error"
+    assert "invalid_args" in str(refused.content)
+    assert calls == []
 
 
 def test_wrapping_an_undeclared_tool_fails_fast(rig: Rig) -> None:

@@ -1,0 +1,1 @@
+"""The pipeline stages: each a small object with one check."""
