@@ -23,6 +23,7 @@ from firewall.errors import ApprovalError, ConfigError, FirewallError
 from firewall.policy.engine import PolicyEngine
 from firewall.recording import decision_event, outcome_event
 from firewall.registry import ToolRegistry
+from firewall.session import MemorySessionStore, SessionEvent, SessionStore
 from firewall.settings import GateSettings
 from firewall.stages.base import CallContext, Stage
 from firewall.stages.budgets import BudgetCheck
@@ -65,6 +66,7 @@ def default_stages(
     containment: Containment,
     facts: Mapping[str, FactsProvider],
     clock: Callable[[], datetime],
+    sessions: SessionStore | None = None,
 ) -> list[Stage]:
     """The pipeline, outermost first: kill switch, validate, scope, policy, limits, budgets."""
     shared, outage = containment.storage_url, containment.outage
@@ -73,7 +75,7 @@ def default_stages(
         KnownTool(tools),
         ValidArgs(tools),
         ScopeCheck(),
-        PolicyCheck(policy, clock, facts),
+        PolicyCheck(policy, clock, facts, sessions),
         RateLimitCheck(
             containment.rate_limits, shared, storage=containment.limiter_storage, outage=outage
         ),
@@ -100,8 +102,10 @@ class Firewall:
         settings: GateSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
         stages: Sequence[Stage] | None = None,
+        sessions: SessionStore | None = None,
     ) -> None:
         self.tools = ToolRegistry(tools)
+        self.sessions: SessionStore = sessions or MemorySessionStore()
         self.policy = policy
         self.audit = audit
         self.approvals = approvals
@@ -116,7 +120,7 @@ class Firewall:
         self.vault.check_tools(self.tools.values())
         self._last_look = FreezeCheck(self.containment.freezes, self.tools, self.containment.outage)
         self.stages: Sequence[Stage] = stages or default_stages(
-            self.tools, policy, self.containment, facts or {}, clock
+            self.tools, policy, self.containment, facts or {}, clock, self.sessions
         )
 
     # -- deciding ---------------------------------------------------------------------
@@ -130,7 +134,16 @@ class Firewall:
         decision = self._refusal_if_unaudited(ctx, decision) or decision
         if isinstance(decision, Deny):
             self._contain(ctx, decision, release=self._passed_budget(ctx.stage))
+        self._remember(call, decision.kind)
         return decision
+
+    def _remember(self, call: ToolCall, outcome: str) -> None:
+        """Add the call to its session's history, which later policy decisions see."""
+        spec = self.tools.get(call.tool)
+        labels = spec.output_labels if spec and outcome == "ok" else ()
+        subject = spec.subject_of(call.args) if spec else None
+        event = SessionEvent(tool=call.tool, outcome=outcome, labels=labels, subject=subject)
+        self.sessions.record(call.principal.tenant, call.session_id, event)
 
     def _run_stages(self, ctx: CallContext) -> Allow | Deny:
         for stage in self.stages:
@@ -340,6 +353,7 @@ class Firewall:
         return self._refusal_if_unaudited(ctx, denial) or denial
 
     def _audit_outcome(self, call: ToolCall, outcome: str, error: str | None) -> None:
+        self._remember(call, outcome)
         try:
             self.audit.append(outcome_event(call, outcome, error))
         except Exception:  # the effect happened; the call stays "in doubt"

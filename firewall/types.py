@@ -62,6 +62,17 @@ class ToolSpec(Frozen):
     credential: Annotated[str, Field(pattern=CREDENTIAL_NAME_PATTERN)] | None = Field(
         default=None, description="Vault credential handed to the tool per call (by name)."
     )
+    output_labels: tuple[str, ...] = Field(
+        default=(), description="Labels the tool's output gives the session, e.g. 'untrusted'."
+    )
+    subject_arg: str | None = Field(
+        default=None, description="Argument naming the customer a call is about (session rules)."
+    )
+
+    def subject_of(self, args: dict[str, Any]) -> str | None:
+        """The customer ``args`` are about, if the tool names a subject argument."""
+        value = args.get(self.subject_arg) if self.subject_arg else None
+        return str(value) if value is not None else None
 
     def policy_view(self) -> dict[str, Any]:
         """The tool as the policy sees it."""

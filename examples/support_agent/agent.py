@@ -24,12 +24,14 @@ SCRIPT: tuple[tuple[str, dict[str, Any]], ...] = (
     ("crm_lookup", {"customer_id": "c-100"}),
     ("crm_lookup", {"customer_id": "c-100"}),
     ("crm_lookup", {"customer_id": "c-100"}),
+    ("read_ticket", {"ticket_id": "t-7"}),
+    ("issue_refund", {"order_id": "o-1", "amount": 20.0, "reason": "as the ticket says"}),
 )
 
 PRINCIPAL = Principal(
     agent_id="support-bot-1",
     tenant="acme",
-    scopes=frozenset({"crm:read", "refunds:write"}),
+    scopes=frozenset({"crm:read", "refunds:write", "tickets:read"}),
     on_behalf_of="customer:c-100",
     requested_by="bob",
 )

@@ -89,7 +89,7 @@ def _approver(mode: str, firewall: Firewall, console: Console, data_dir: Path) -
 
 def main(data_dir: Path = Path(".firewall"), approver: str = "scripted") -> int:
     """Run the scripted agent; return 0 if the audit chain verifies afterwards."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     config = demo_config(data_dir)
     backends = Backends.seeded()
     firewall = build_firewall(config, facts=backends.facts())

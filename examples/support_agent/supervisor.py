@@ -37,7 +37,11 @@ POLL_S = 0.05
 def scripted_supervisor(
     service: ApprovalService, console: Console, approver: str = "alice"
 ) -> Iterator[None]:
-    """Approve each hold opened from now on as ``approver``, printing what happens."""
+    """Decide each hold opened from now on as ``approver``, printing what happens.
+
+    Like a careful human, the scripted supervisor denies a hold that the policy traced to
+    untrusted content (a likely prompt injection) and approves the others.
+    """
     since = datetime.now(UTC)
 
     def script(hold: HoldRecord) -> Verdict:
@@ -48,11 +52,14 @@ def scripted_supervisor(
             f" '{hold.approvers}': {'; '.join(hold.reasons)}"
         )
         time.sleep(THINKING_TIME_S)
+        if any("untrusted" in reason for reason in hold.reasons):
+            return Verdict("deny", approver, "looks like a prompt injection from a ticket")
         return Verdict("approve", approver)
 
     def decided(hold: HoldRecord, verdict: Verdict) -> None:
+        word = "APPROVED" if verdict.action == "approve" else "DENIED"
         console.print(
-            f"[cyan]APPROVED[/] by {verdict.approver} (hold {hold.state.value});"
+            f"[cyan]{word}[/] by {verdict.approver} (hold {hold.state.value});"
             " the waiting agent resumes"
         )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from firewall.errors import PolicyError
 from firewall.policy.engine import PolicyEngine
+from firewall.session import SessionEvent, SessionStore, session_view
 from firewall.stages.base import CallContext
 from firewall.types import Deny, DenyCode, ToolCall
 
@@ -15,14 +16,16 @@ FactsProvider = Callable[[ToolCall], Mapping[str, Any]]
 """Trusted lookup for one tool (e.g. the order a refund refers to), never agent-supplied."""
 
 
-def policy_input(ctx: CallContext, now: datetime) -> dict[str, Any]:
+def policy_input(
+    ctx: CallContext, now: datetime, history: list[SessionEvent] | None = None
+) -> dict[str, Any]:
     """The input document of the policy, as described in ARCHITECTURE.md section 3."""
     call = ctx.call
     return {
         "tool": ctx.tool_spec.policy_view(),
         "args": call.args,
         "principal": call.principal.policy_view(),
-        "session": {"id": call.session_id},
+        "session": session_view(call.session_id, history or []),
         "context": {"time": now.isoformat(), "facts": dict(ctx.facts)},
     }
 
@@ -37,17 +40,23 @@ class PolicyCheck:
         engine: PolicyEngine,
         clock: Callable[[], datetime],
         facts: Mapping[str, FactsProvider] | None = None,
+        sessions: SessionStore | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._facts: Mapping[str, FactsProvider] = dict(facts or {})
+        self._sessions = sessions
 
     def check(self, ctx: CallContext) -> Deny | None:
         denial = self._gather_facts(ctx)
         if denial is not None:
             return denial
+        call = ctx.call
+        history = (
+            self._sessions.history(call.principal.tenant, call.session_id) if self._sessions else []
+        )
         try:
-            document = self._engine.evaluate(policy_input(ctx, self._clock()))
+            document = self._engine.evaluate(policy_input(ctx, self._clock(), history))
         except PolicyError as exc:
             return ctx.deny(DenyCode.POLICY_ERROR, f"policy could not decide: {exc}")
         ctx.policy = document

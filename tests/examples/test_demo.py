@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def test_demo_shows_every_scene_and_exits_zero(demo_run: tuple[Path, str, int]) 
     assert "refunded 450.00 on order o-2" in output
     assert "payments:write" in output
     assert "rate limit exceeded" in output
+    assert "HOLD     issue_refund(order_id='o-1', amount=20.0" in output
+    assert "untrusted content entered this session (from read_ticket)" in output
+    assert "denied by alice: looks like a prompt injection" in output
     assert "Summary:" in output
     assert "audit chain intact" in output
 
@@ -38,15 +42,12 @@ def _verify(data_dir: Path) -> int:
 
 
 def _tamper(data_dir: Path, tmp_path: Path, sql: str) -> Path:
+    """A copy of the demo's data dir (database and audit keys) with ``sql`` applied."""
     copy = tmp_path / "tampered"
-    copy.mkdir()
-    source = sqlite3.connect(data_dir / "firewall.db")
-    target = sqlite3.connect(copy / "firewall.db")
-    source.backup(target)
-    source.close()
-    target.execute(sql)
-    target.commit()
-    target.close()
+    shutil.copytree(data_dir, copy)
+    with sqlite3.connect(copy / "firewall.db") as db:
+        changed = db.execute(sql).rowcount
+    assert changed > 0, "the tamper statement changed nothing"
     return copy
 
 
@@ -54,17 +55,29 @@ def test_untouched_demo_audit_verifies(demo_run: tuple[Path, str, int]) -> None:
     assert _verify(demo_run[0]) == 0
 
 
+SWAP_3_AND_4 = (
+    "UPDATE audit_records SET "
+    + ", ".join(
+        f"{column} = (SELECT {column} FROM audit_records other"
+        f" WHERE other.seq = 7 - audit_records.seq)"
+        for column in ("hash", "body", "event", "call_id")
+    )
+    + " WHERE seq IN (3, 4)"
+)
+
+
 @pytest.mark.parametrize(
     "sql",
     [
-        "UPDATE audit_records SET outcome = 'allow' WHERE seq = 5",
-        "UPDATE audit_records SET reasons = '[]' WHERE seq = 3",
+        "UPDATE audit_records SET body = replace(body, '\"outcome\":\"deny\"',"
+        " '\"outcome\":\"allow\"') WHERE seq = 3",
+        "UPDATE audit_records SET body = replace(body, '\"amount\":25',"
+        " '\"amount\":2500') WHERE seq = 4",
         "DELETE FROM audit_records WHERE seq = 4",
         "DELETE FROM audit_records WHERE seq = (SELECT max(seq) FROM audit_records)",
-        "UPDATE audit_records SET seq = CASE seq WHEN 2 THEN 3 WHEN 3 THEN 2 END"
-        " WHERE seq IN (2, 3)",
+        SWAP_3_AND_4,
     ],
-    ids=["edit-outcome", "edit-reasons", "delete-middle", "delete-last", "swap"],
+    ids=["edit-outcome", "edit-amount", "delete-middle", "delete-last", "swap"],
 )
 def test_any_single_tamper_of_the_demo_audit_is_detected(
     demo_run: tuple[Path, str, int], tmp_path: Path, sql: str
