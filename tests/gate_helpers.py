@@ -94,6 +94,7 @@ def make_rig(
     rate_limits: tuple[RateLimitRule, ...] = (),
     settings: GateSettings | None = None,
     clock: Callable[[], datetime] = utc_now,
+    tools: tuple[ToolSpec, ...] = TOOLS,
 ) -> Rig:
     policy_dir = tmp_path / "policy"
     policy_dir.mkdir(exist_ok=True)
@@ -105,7 +106,7 @@ def make_rig(
         SqlApprovalStore(url), audit, {"supervisors": ["alice", "carol"]}, clock=clock
     )
     firewall = Firewall(
-        tools=TOOLS,
+        tools=tools,
         policy=RegoEngine(policy_dir),
         audit=audit,
         approvals=approvals,

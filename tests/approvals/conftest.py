@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from firewall.approvals import ApprovalService, SqlApprovalStore
+from firewall.audit.keyfiles import ensure_dev_key
 from tests.approvals.helpers import GROUPS, T0, RecordingSink
 
 BACKENDS = [
@@ -26,7 +27,8 @@ FREEZE_IGNORE = ["psycopg"]
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    """A fresh SQLite approvals database file."""
+    """A fresh SQLite approvals database file (with a development audit key beside it)."""
+    ensure_dev_key(tmp_path)
     return f"sqlite:///{tmp_path / 'approvals.db'}"
 
 

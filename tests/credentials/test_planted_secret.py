@@ -169,7 +169,7 @@ def test_planted_secrets_reach_no_output_channel(
     firewall.close()
 
     # The secrets were really used: the backends accepted them, the careless tool held one.
-    assert [refund["order_id"] for refund in backends.refunds] == ["o-1", "o-2"]
+    assert [refund["order_id"] for refund in backends.refunds] == ["o-1", "o-2", "o-1"]
     assert seen == [PLANTED["PLANTED_CRM_TOKEN"]]
     assert "[REDACTED]" in channels["exception"]
     assert "[REDACTED]" in channels["stdlib log records"]
