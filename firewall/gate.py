@@ -62,6 +62,7 @@ class Executed(Generic[T]):
 
 def default_stages(
     tools: ToolRegistry,
+    *,
     policy: PolicyEngine,
     containment: Containment,
     facts: Mapping[str, FactsProvider],
@@ -120,7 +121,12 @@ class Firewall:
         self.vault.check_tools(self.tools.values())
         self._last_look = FreezeCheck(self.containment.freezes, self.tools, self.containment.outage)
         self.stages: Sequence[Stage] = stages or default_stages(
-            self.tools, policy, self.containment, facts or {}, clock, self.sessions
+            self.tools,
+            policy=policy,
+            containment=self.containment,
+            facts=facts or {},
+            clock=clock,
+            sessions=self.sessions,
         )
 
     # -- deciding ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from firewall.gate import Executed, Firewall
 from firewall.types import Principal, ToolCall, new_id
 
 from .messages import refusal_message
+from .schema import args_json_schema
 
 ToolResult = ToolMessage | Command[Any]
 PrincipalSource = Principal | Callable[[ToolCallRequest], Principal]
@@ -43,8 +44,7 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
     def _call(self, request: ToolCallRequest) -> ToolCall:
         name = request.tool_call["name"]
         if request.tool is not None and name in self.firewall.tools and name not in self._adopted:
-            schema = request.tool.tool_call_schema.model_json_schema()
-            self.firewall.tools.adopt_schema(name, schema)
+            self.firewall.tools.adopt_schema(name, args_json_schema(request.tool))
             self._adopted.add(name)
         return ToolCall(
             tool=name,

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from firewall.gate import Executed, Firewall
 from firewall.types import Principal, ToolCall
 
+from .schema import args_json_schema
+
 
 def _plain(value: Any) -> Any:
     """Tool kwargs as JSON-safe data (LangChain may hand over pydantic models)."""
@@ -82,7 +84,7 @@ def guard_tools(
     """Wrap ``tools``; each must be declared in the firewall (its args schema is adopted)."""
     guarded: list[BaseTool] = []
     for tool in tools:
-        firewall.tools.adopt_schema(tool.name, tool.tool_call_schema.model_json_schema())
+        firewall.tools.adopt_schema(tool.name, args_json_schema(tool))
         guarded.append(
             GuardedTool(
                 name=tool.name,

@@ -40,7 +40,7 @@ PRINCIPAL = Principal(
 class ScriptedChatModel(GenericFakeChatModel):
     """langchain-core's fake chat model, able to stand in for a tool-calling model."""
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
         return self
 
 

@@ -56,13 +56,12 @@ def test_untouched_demo_audit_verifies(demo_run: tuple[Path, str, int]) -> None:
 
 
 SWAP_3_AND_4 = (
-    "UPDATE audit_records SET "
-    + ", ".join(
-        f"{column} = (SELECT {column} FROM audit_records other"
-        f" WHERE other.seq = 7 - audit_records.seq)"
-        for column in ("hash", "body", "event", "call_id")
-    )
-    + " WHERE seq IN (3, 4)"
+    "UPDATE audit_records SET"
+    " hash = (SELECT hash FROM audit_records o WHERE o.seq = 7 - audit_records.seq),"
+    " body = (SELECT body FROM audit_records o WHERE o.seq = 7 - audit_records.seq),"
+    " event = (SELECT event FROM audit_records o WHERE o.seq = 7 - audit_records.seq),"
+    " call_id = (SELECT call_id FROM audit_records o WHERE o.seq = 7 - audit_records.seq)"
+    " WHERE seq IN (3, 4)"
 )
 
 
