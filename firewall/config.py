@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, model_validator
 
+from firewall.audit.settings import AuditSettings
 from firewall.containment.settings import BreakerSettings, BudgetRule, LimitSettings
 from firewall.containment.stores import is_redis
 from firewall.credentials.vault import VaultSettings
@@ -64,6 +65,7 @@ class FirewallConfig(Frozen):
     limits: LimitSettings = LimitSettings()
     breaker: BreakerSettings = BreakerSettings()
     vault: VaultSettings = VaultSettings()
+    audit: AuditSettings = AuditSettings()
     approvers: dict[str, frozenset[str]] = Field(
         default_factory=dict, description="Approver groups: name -> user ids."
     )
@@ -114,7 +116,15 @@ class FirewallConfig(Frozen):
                 "signing_key_file": _resolve_path(self.vault.signing_key_file, base),
             }
         )
-        return self.model_copy(update={"policy": policy, "storage": storage, "vault": vault})
+        audit = self.audit.model_copy(
+            update={
+                "key_file": _resolve_path(self.audit.key_file, base),
+                "checkpoint_dir": _resolve_path(self.audit.checkpoint_dir, base),
+            }
+        )
+        return self.model_copy(
+            update={"policy": policy, "storage": storage, "vault": vault, "audit": audit}
+        )
 
 
 def _resolve_path(path: Path | None, base: Path) -> Path | None:

@@ -49,7 +49,13 @@ def build_firewall(
     alert: AlertHook | None = None,
 ) -> Firewall:
     """A firewall wired exactly as ``config`` says; ``alert`` hears of automatic freezes."""
-    audit = SqlAuditLog(config.storage.audit())
+    url = config.storage.audit()
+    audit = SqlAuditLog(
+        url,
+        keys=config.audit.writer_keys(url),
+        checkpoints=config.audit.checkpoints,
+        checkpoint_dir=config.audit.checkpoint_dir,
+    )
     return Firewall(
         tools=config.tools,
         policy=engine_from_url(config.policy.engine, config.policy.dir),

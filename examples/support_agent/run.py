@@ -11,7 +11,6 @@ from typing import Any
 from langchain_core.messages import HumanMessage, ToolMessage
 from rich.console import Console
 
-from firewall.audit.keyfiles import ensure_dev_key
 from firewall.audit.verify import verify_store
 from firewall.config import FirewallConfig, load_config
 from firewall.factory import build_firewall
@@ -38,10 +37,9 @@ class Tally:
 
 
 def demo_config(data_dir: Path) -> FirewallConfig:
-    """The example config with its stores, and a development audit key, in ``data_dir``."""
+    """The example config with its stores (and its development audit key) in ``data_dir``."""
     config = load_config(CONFIG_PATH)
     data_dir.mkdir(parents=True, exist_ok=True)
-    ensure_dev_key(data_dir.resolve())  # the demo opts in; production configures a key
     url = f"sqlite:///{(data_dir / 'firewall.db').resolve()}"
     storage = config.storage.model_copy(update={"url": url})
     return config.model_copy(update={"storage": storage})

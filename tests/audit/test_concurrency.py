@@ -7,13 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from firewall.approvals.store import SqlApprovalStore
 from firewall.audit.keyfiles import WriterKeys
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.verify import Trust, verify_store
 from tests.audit.gate_worker import crash_inside_the_tool, run_guarded_calls, write_policy
 
 
+def create_stores(url: str, key_file: Path) -> None:
+    """Create the tables once, before the workers start (they would race to create them)."""
+    SqlAuditLog(url, keys=WriterKeys.from_file(key_file)).close()
+    SqlApprovalStore(url).close()
+
+
 def run_workers(url: str, key_file: Path, policy_dir: Path, workers: int, calls: int) -> None:
+    create_stores(url, key_file)
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(
@@ -48,10 +56,10 @@ def check_one_chain(url: str, trust: Trust, workers: int, calls: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.timeout(900)  # about 100 s on an idle 2-core box; slower when it is shared
 def test_8_processes_guarding_2000_calls_each_build_one_chain(
     pg_url: str, key_files: tuple[Path, Path], trust: Trust, tmp_path: Path
 ) -> None:
-    SqlAuditLog(pg_url, keys=WriterKeys.from_file(key_files[0])).close()
     run_workers(pg_url, key_files[0], write_policy(tmp_path / "policy"), workers=8, calls=2000)
     check_one_chain(pg_url, trust, workers=8, calls=2000)
 
@@ -60,7 +68,6 @@ def test_8_processes_guarding_2000_calls_each_build_one_chain(
 def test_processes_sharing_a_sqlite_log_build_one_chain(
     sqlite_url: str, key_files: tuple[Path, Path], trust: Trust, tmp_path: Path
 ) -> None:
-    SqlAuditLog(sqlite_url, keys=WriterKeys.from_file(key_files[0])).close()
     run_workers(sqlite_url, key_files[0], write_policy(tmp_path / "policy"), workers=3, calls=100)
     check_one_chain(sqlite_url, trust, workers=3, calls=100)
 
@@ -69,7 +76,7 @@ def test_processes_sharing_a_sqlite_log_build_one_chain(
 def test_a_crash_between_decision_and_outcome_leaves_the_call_in_doubt(
     audit_url: str, key_files: tuple[Path, Path], trust: Trust, tmp_path: Path
 ) -> None:
-    SqlAuditLog(audit_url, keys=WriterKeys.from_file(key_files[0])).close()
+    create_stores(audit_url, key_files[0])
     process = multiprocessing.get_context("spawn").Process(
         target=crash_inside_the_tool,
         args=(audit_url, str(key_files[0]), str(write_policy(tmp_path / "policy"))),
