@@ -159,13 +159,17 @@ def parse_config(data: dict[str, Any], base: Path = Path()) -> FirewallConfig:
     return config.resolved(base)
 
 
-def load_config(path: Path | str) -> FirewallConfig:
-    """Read and validate a ``firewall.toml``."""
-    path = Path(path)
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file at ``path``; a missing or malformed file is a ConfigError naming it."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(str(path), "file not found") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
-    return parse_config(data, path.parent.resolve())
+
+
+def load_config(path: Path | str) -> FirewallConfig:
+    """Read and validate a ``firewall.toml``."""
+    path = Path(path)
+    return parse_config(read_toml(path), path.parent.resolve())

@@ -11,14 +11,13 @@ import hashlib
 import hmac
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError
 
-from firewall.config import FirewallConfig, parse_config
+from firewall.config import FirewallConfig, parse_config, read_toml
 from firewall.errors import ConfigError
 from firewall.types import Frozen
 
@@ -141,10 +140,4 @@ def parse_service_config(data: dict[str, Any], base: Path = Path()) -> ServiceCo
 def load_service_config(path: Path | str) -> ServiceConfig:
     """Read a firewall.toml that may carry ``[service]`` and ``[slack]`` tables."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(str(path), "file not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
-    return parse_service_config(data, path.parent.resolve())
+    return parse_service_config(read_toml(path), path.parent.resolve())
