@@ -9,8 +9,11 @@ cannot go green by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import uuid
+from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
@@ -73,3 +76,21 @@ def _unavailable(service: str, url: str, problem: str) -> NoReturn:
     if os.environ.get(REQUIRE_SERVICES) == "1":
         pytest.fail(f"{message} ({REQUIRE_SERVICES}=1)", pytrace=False)
     pytest.skip(message)
+
+
+@contextlib.contextmanager
+def fresh_schema(postgres_url: str, prefix: str) -> Iterator[str]:
+    """A URL whose ``search_path`` is a new, empty schema, dropped afterwards."""
+    schema = f"{prefix}_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            # A store left open in a transaction must fail the teardown, not hang it.
+            conn.execute(text("SET lock_timeout = '10s'"))
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

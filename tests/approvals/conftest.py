@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +9,10 @@ import psycopg  # noqa: F401 - its C extension must load before freezegun swaps 
 import pytest
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from firewall.approvals import ApprovalService, SqlApprovalStore
 from firewall.audit.keyfiles import ensure_dev_key
+from tests import services
 from tests.approvals.helpers import GROUPS, T0, RecordingSink
 
 BACKENDS = [
@@ -35,17 +33,8 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def pg_url(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL schema for this test only, dropped afterwards."""
-    schema = f"approvals_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with services.fresh_schema(postgres_url, "approvals") as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

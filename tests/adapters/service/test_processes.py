@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from firewall.adapters.slack import APPROVE_ACTION
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from firewall.audit.keyfiles import KEY_FILE_ENV, generate_key_pair
+from tests import services
 from tests.adapters.rig import TOKENS, render_toml
 from tests.adapters.service.processes import (
     AGENT_TIMEOUT_S,
@@ -32,17 +30,8 @@ ENV = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
 @pytest.fixture
 def pg_url(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL schema for this test only, dropped afterwards."""
-    schema = f"service_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with services.fresh_schema(postgres_url, "service") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from firewall.adapters.slack.card_store import UNSHOWN, SqlCardStore
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+
+from tests import services
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -18,17 +17,8 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def pg_url(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL schema for this test only, dropped afterwards."""
-    schema = f"cards_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with services.fresh_schema(postgres_url, "cards") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
