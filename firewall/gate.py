@@ -128,6 +128,7 @@ class Firewall:
             clock=clock,
             sessions=self.sessions,
         )
+        self._stage_names = [stage.name for stage in self.stages]
 
     # -- deciding ---------------------------------------------------------------------
 
@@ -209,7 +210,7 @@ class Firewall:
 
     def _passed_budget(self, stage: str) -> bool:
         """Whether a call refused at ``stage`` may hold a budget reservation."""
-        names = [s.name for s in self.stages]
+        names = self._stage_names
         if BudgetCheck.name not in names or stage not in names:
             return True
         return names.index(stage) > names.index(BudgetCheck.name)

@@ -66,8 +66,7 @@ def _describe(message: ToolMessage, call_text: str, tally: Tally, held: bool) ->
 
 
 def _was_held(firewall: Firewall, call_id: str) -> bool:
-    records = firewall.audit.records_for_call(call_id)  # type: ignore[attr-defined]
-    return any(record.event == "hold_created" for record in records)
+    return firewall.approvals.for_call(call_id) is not None
 
 
 @contextmanager
