@@ -1,0 +1,1 @@
+"""`firewall bench`: the price of safety, measured side by side in one run."""
