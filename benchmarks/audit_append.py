@@ -7,72 +7,32 @@
 Each call appends what the gate appends: a decision (with a personal argument and the
 customer as data subject) and then an outcome, one ``append`` each, so every append is
 durable before the next starts. ``--threads`` runs that many callers per process (a web
-worker serving concurrent requests). Prints appends/s over the whole run, process
-start-up excluded (workers start together on a barrier).
+worker serving concurrent requests). Prints appends/s over the measured window: writers
+start together after one warm-up call each; process start-up and shutdown are excluded.
+The code lives in :mod:`firewall.bench.audit_load` (also run by ``firewall bench``).
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import contextlib
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 
-from audit_common import gate_events, postgres_schema
-
-from firewall.audit.keyfiles import WriterKeys, generate_key_pair
-from firewall.audit.store import SqlAuditLog
+from firewall.audit.keyfiles import generate_key_pair
 from firewall.audit.verify import Trust, verify_store
+from firewall.bench.audit_load import EVENTS_PER_CALL, append_in_processes
+from firewall.bench.services import fresh_schema, postgres
 
 
-def writer(
-    *, url: str, key_file: str, worker: int, threads: int, calls: int, barrier: object
-) -> None:
-    """One writer process: ``threads`` callers, ``calls`` gate calls each."""
-    with SqlAuditLog(url, keys=WriterKeys.from_file(Path(key_file))) as log:
-        log.append_many([])
-
-        def caller(thread: int) -> None:
-            for call in range(calls):
-                for event in gate_events(worker * 1000 + thread, call):
-                    log.append(event)
-
-        barrier.wait()  # type: ignore[attr-defined]
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(caller, range(threads)))
-
-
-def run(url: str, key_file: Path, writers: int, threads: int, calls: int) -> float:
-    """Seconds for every writer to finish, from the moment they all start."""
-    SqlAuditLog(url, keys=WriterKeys.from_file(key_file)).close()
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(writers + 1)
-    processes = [
-        context.Process(
-            target=writer,
-            kwargs={
-                "url": url,
-                "key_file": str(key_file),
-                "worker": n,
-                "threads": threads,
-                "calls": calls,
-                "barrier": barrier,
-            },
-        )
-        for n in range(writers)
-    ]
-    for process in processes:
-        process.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for process in processes:
-        process.join()
-    elapsed = time.perf_counter() - started
-    if any(process.exitcode for process in processes):
-        raise SystemExit("a writer failed")
-    return elapsed
+@contextlib.contextmanager
+def log_url(backend: str, directory: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'audit.db'}"
+        return
+    with fresh_schema(postgres().require(), "audit_bench") as url:
+        yield url
 
 
 def main() -> None:
@@ -84,15 +44,12 @@ def main() -> None:
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         key_file, public_file, _ = generate_key_pair(Path(tmp), "bench")
-        if options.backend == "sqlite":
-            url = f"sqlite:///{Path(tmp) / 'audit.db'}"
-            elapsed = run(url, key_file, options.writers, options.threads, options.calls)
+        with log_url(options.backend, Path(tmp)) as url:
+            elapsed = append_in_processes(
+                url, key_file, options.writers, options.calls, options.threads
+            )
             report = verify_store(url, Trust.from_files([public_file]))
-        else:
-            with postgres_schema() as url:
-                elapsed = run(url, key_file, options.writers, options.threads, options.calls)
-                report = verify_store(url, Trust.from_files([public_file]))
-    appends = 2 * options.writers * options.threads * options.calls
+    appends = EVENTS_PER_CALL * options.writers * options.threads * options.calls
     print(
         f"{options.backend}: {options.writers} writer(s) x {options.threads} thread(s): "
         f"{appends} appends in {elapsed:.1f}s = {appends / elapsed:,.0f} appends/s; "

@@ -4,7 +4,8 @@
 
 Builds a log of gate-like decision/outcome records (appended in batches, which does not
 change what is verified), then times ``verify_store`` and ``verify_bundle``: every hash,
-link, sequence number, the Merkle tree and every checkpoint signature.
+link, sequence number, the Merkle tree and every checkpoint signature. The code lives in
+:mod:`firewall.bench.audit_load` (also run by ``firewall bench``).
 """
 
 from __future__ import annotations
@@ -14,27 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from audit_common import gate_events
-
-from firewall.audit.keyfiles import WriterKeys, generate_key_pair
-from firewall.audit.settings import CheckpointPolicy
+from firewall.audit.keyfiles import generate_key_pair
 from firewall.audit.store import SqlAuditLog
-from firewall.audit.verify import Trust, verify_bundle, verify_store
-
-BATCH = 1000
-
-
-def build(url: str, key_file: Path, records: int) -> None:
-    policy = CheckpointPolicy(every_records=1000)
-    with SqlAuditLog(url, keys=WriterKeys.from_file(key_file), checkpoints=policy) as log:
-        for start in range(0, records // 2, BATCH // 2):
-            log.append_sealed(
-                [
-                    event
-                    for call in range(start, start + BATCH // 2)
-                    for event in gate_events(1, call)
-                ]
-            )
+from firewall.audit.verify import Trust, verify_bundle
+from firewall.bench.audit_load import build_log, timed_verify
 
 
 def main() -> None:
@@ -44,11 +28,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         key_file, public_file, _ = generate_key_pair(Path(tmp), "bench")
         url = f"sqlite:///{Path(tmp) / 'audit.db'}"
-        build(url, key_file, records)
+        build_log(url, key_file, records)
         trust = Trust.from_files([public_file])
-        started = time.perf_counter()
-        report = verify_store(url, trust)
-        database_s = time.perf_counter() - started
+        report, database_s = timed_verify(url, trust)
         with SqlAuditLog(url, create=False) as log:
             log.export(Path(tmp) / "bundle")
         started = time.perf_counter()

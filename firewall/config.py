@@ -17,6 +17,7 @@ from firewall.containment.settings import BreakerSettings, BudgetRule, LimitSett
 from firewall.containment.stores import is_redis
 from firewall.credentials.vault import VaultSettings
 from firewall.errors import ConfigError
+from firewall.pii.rules import PiiSettings
 from firewall.settings import GateSettings
 from firewall.stages.limits import RateLimitRule
 from firewall.types import Frozen, ToolSpec
@@ -66,6 +67,7 @@ class FirewallConfig(Frozen):
     breaker: BreakerSettings = BreakerSettings()
     vault: VaultSettings = VaultSettings()
     audit: AuditSettings = AuditSettings()
+    pii: PiiSettings = PiiSettings()
     approvers: dict[str, frozenset[str]] = Field(
         default_factory=dict, description="Approver groups: name -> user ids."
     )

@@ -13,6 +13,7 @@ from firewall.config import FirewallConfig
 from firewall.containment.control import AlertHook, Containment
 from firewall.credentials.vault import CredentialVault
 from firewall.gate import Firewall, utc_now
+from firewall.pii.privacy import Privacy
 from firewall.policy.engine import engine_from_url
 from firewall.stages.policy import FactsProvider
 
@@ -55,6 +56,8 @@ def build_firewall(
         keys=config.audit.writer_keys(url),
         checkpoints=config.audit.checkpoints,
         checkpoint_dir=config.audit.checkpoint_dir,
+        sqlite_synchronous=config.audit.sqlite_synchronous,
+        outcome_flush_s=config.audit.outcome_flush_s,
     )
     return Firewall(
         tools=config.tools,
@@ -66,4 +69,7 @@ def build_firewall(
         facts=facts,
         settings=config.holds,
         clock=clock,
+        privacy=Privacy(
+            clock=clock, token_ttl_s=config.pii.token_ttl_s, default_rule=config.pii.output
+        ),
     )

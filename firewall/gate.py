@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -20,6 +20,7 @@ from firewall.credentials.context import handed_over
 from firewall.credentials.redaction import scrub_exception
 from firewall.credentials.vault import CallCredential, CredentialVault
 from firewall.errors import ApprovalError, ConfigError, FirewallError
+from firewall.pii.privacy import Privacy
 from firewall.policy.engine import PolicyEngine
 from firewall.recording import decision_event, outcome_event
 from firewall.registry import ToolRegistry
@@ -29,6 +30,7 @@ from firewall.stages.base import CallContext, Stage
 from firewall.stages.budgets import BudgetCheck
 from firewall.stages.freeze import FreezeCheck
 from firewall.stages.limits import RateLimitCheck, RateLimitRule
+from firewall.stages.personal import PersonalData
 from firewall.stages.policy import FactsProvider, PolicyCheck
 from firewall.stages.tools import KnownTool, ScopeCheck, ValidArgs
 from firewall.types import (
@@ -58,6 +60,20 @@ class Executed(Generic[T]):
     call_id: str
     value: T
     hold_id: str | None = None
+    redact: tuple[str, ...] = ()  # output fields the policy wants redacted
+
+
+def _named(exc: BaseException) -> str:
+    """A store error's own message (ours are written for readers), else just its type."""
+    return str(exc) if isinstance(exc, FirewallError) else type(exc).__name__
+
+
+def _hold_id_and_redactions(decision: Allow | Deny | Hold) -> tuple[str | None, tuple[str, ...]]:
+    if isinstance(decision, Hold):
+        return decision.hold_id, decision.redact
+    if isinstance(decision, Allow):
+        return None, decision.obligations.redact
+    return None, ()
 
 
 def default_stages(
@@ -68,15 +84,18 @@ def default_stages(
     facts: Mapping[str, FactsProvider],
     clock: Callable[[], datetime],
     sessions: SessionStore | None = None,
+    privacy: Privacy | None = None,
 ) -> list[Stage]:
-    """The pipeline, outermost first: kill switch, validate, scope, policy, limits, budgets."""
+    """The pipeline, outermost first: kill switch, validate, tokens, scope, policy, limits."""
     shared, outage = containment.storage_url, containment.outage
+    privacy = privacy or Privacy(clock=clock)
     return [
         FreezeCheck(containment.freezes, tools, outage),
         KnownTool(tools),
         ValidArgs(tools),
+        PersonalData(privacy),
         ScopeCheck(),
-        PolicyCheck(policy, clock, facts, sessions),
+        PolicyCheck(policy, clock, facts, sessions, privacy),
         RateLimitCheck(
             containment.rate_limits, shared, storage=containment.limiter_storage, outage=outage
         ),
@@ -104,8 +123,10 @@ class Firewall:
         clock: Callable[[], datetime] = utc_now,
         stages: Sequence[Stage] | None = None,
         sessions: SessionStore | None = None,
+        privacy: Privacy | None = None,
     ) -> None:
         self.tools = ToolRegistry(tools)
+        self.privacy = privacy or Privacy(clock=clock)
         self.sessions: SessionStore = sessions or MemorySessionStore()
         self.policy = policy
         self.audit = audit
@@ -127,6 +148,7 @@ class Firewall:
             facts=facts or {},
             clock=clock,
             sessions=self.sessions,
+            privacy=self.privacy,
         )
         self._stage_names = [stage.name for stage in self.stages]
 
@@ -145,10 +167,16 @@ class Firewall:
         return decision
 
     def _remember(self, call: ToolCall, outcome: str) -> None:
-        """Add the call to its session's history, which later policy decisions see."""
+        """Add the call to its session's history, which later policy decisions see.
+
+        Only what the checks accepted: an unknown tool's name, or a refused call's
+        arguments, may not even be JSON, and would poison every later policy input.
+        """
         spec = self.tools.get(call.tool)
-        labels = spec.output_labels if spec and outcome == "ok" else ()
-        subject = spec.subject_of(call.args) if spec else None
+        if spec is None:
+            return
+        labels = spec.output_labels if outcome == "ok" else ()
+        subject = spec.subject_of(call.args) if outcome != "deny" else None
         event = SessionEvent(tool=call.tool, outcome=outcome, labels=labels, subject=subject)
         self.sessions.record(call.principal.tenant, call.session_id, event)
 
@@ -180,6 +208,7 @@ class Firewall:
             quorum=obligations.quorum,
             expires_at=now + timedelta(seconds=ttl),
             reasons=ctx.policy.reasons or ("held for approval by policy",),
+            redact=obligations.redact,
         )
         try:
             self.approvals.open(ctx.call, hold, money_arg=ctx.tool_spec.money_arg)
@@ -191,9 +220,8 @@ class Firewall:
 
     def _refusal_if_unaudited(self, ctx: CallContext, decision: Allow | Deny | Hold) -> Deny | None:
         """Append the decision record; if the log cannot take it, the call does not run."""
-        event = decision_event(ctx, decision, self.policy.revision)
         try:
-            self.audit.append(event)
+            self.audit.append(decision_event(ctx, decision, self.policy.revision))
         except Exception as exc:  # noqa: BLE001 - audit before effect, or no effect
             log.error(  # noqa: TRY400 - the error type is all the log needs
                 "audit_unavailable", call_id=ctx.call.call_id, error=type(exc).__name__
@@ -246,8 +274,8 @@ class Firewall:
                     else (DenyCode.APPROVAL_MISMATCH)
                 )
                 return ctx.deny(code, str(exc))
-            except FirewallError as exc:
-                return ctx.deny(DenyCode.STORE_ERROR, f"approval store unavailable ({exc})")
+            except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
+                return ctx.deny(DenyCode.STORE_ERROR, f"approval store unavailable ({_named(exc)})")
             return Allow(call_id=ctx.call.call_id)
         if record.state is HoldState.DENIED:
             who = ", ".join(record.decided_by) or "an approver"
@@ -262,15 +290,16 @@ class Firewall:
     def _wait(self, call: ToolCall, hold: Hold) -> Allow | Deny:
         try:
             record = self.approvals.wait(hold.hold_id)
-        except FirewallError as exc:
-            return self._refuse(call, DenyCode.STORE_ERROR, f"approval store unavailable ({exc})")
+        except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
+            reason = f"approval store unavailable ({_named(exc)})"
+            return self._refuse(call, DenyCode.STORE_ERROR, reason)
         return self.resolve_hold(call, hold, record)
 
     async def _await(self, call: ToolCall, hold: Hold) -> Allow | Deny:
         try:
             record = await self.approvals.await_decision(hold.hold_id)
-        except FirewallError as exc:
-            reason = f"approval store unavailable ({exc})"
+        except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
+            reason = f"approval store unavailable ({_named(exc)})"
             return await asyncio.to_thread(self._refuse, call, DenyCode.STORE_ERROR, reason)
         return await asyncio.to_thread(self.resolve_hold, call, hold, record)
 
@@ -279,31 +308,36 @@ class Firewall:
     def run(self, call: ToolCall, execute: Callable[[], T]) -> Executed[T] | Deny | Hold:
         """Guard ``call``; run ``execute`` only if allowed (or approved); audit the outcome."""
         decision = self.guard(call)
-        hold_id = decision.hold_id if isinstance(decision, Hold) else None
+        hold_id, redact = _hold_id_and_redactions(decision)
         if isinstance(decision, Hold):
             if self.settings.hold_mode == "return":
                 return decision
             decision = self._wait(call, decision)
         if isinstance(decision, Deny):
             return decision
-        return self.run_allowed(call, execute, hold_id=hold_id)
+        return self.run_allowed(call, execute, hold_id=hold_id, redact=redact)
 
     async def arun(
         self, call: ToolCall, execute: Callable[[], Awaitable[T]]
     ) -> Executed[T] | Deny | Hold:
         """Async twin of :meth:`run`; blocking store work runs in worker threads."""
         decision = await asyncio.to_thread(self.guard, call)
-        hold_id = decision.hold_id if isinstance(decision, Hold) else None
+        hold_id, redact = _hold_id_and_redactions(decision)
         if isinstance(decision, Hold):
             if self.settings.hold_mode == "return":
                 return decision
             decision = await self._await(call, decision)
         if isinstance(decision, Deny):
             return decision
-        return await self.arun_allowed(call, execute, hold_id=hold_id)
+        return await self.arun_allowed(call, execute, hold_id=hold_id, redact=redact)
 
     def run_allowed(
-        self, call: ToolCall, execute: Callable[[], T], *, hold_id: str | None = None
+        self,
+        call: ToolCall,
+        execute: Callable[[], T],
+        *,
+        hold_id: str | None = None,
+        redact: tuple[str, ...] = (),
     ) -> Executed[T] | Deny:
         """Run a call already allowed (or approved): hand over its credential, audit the outcome.
 
@@ -323,11 +357,16 @@ class Firewall:
                 raise
         else:
             self._audit_outcome(call, "ok", None)
-            return Executed(call_id=call.call_id, value=value, hold_id=hold_id)
+            return Executed(call_id=call.call_id, value=value, hold_id=hold_id, redact=redact)
         raise failure  # outside the handler, so the leaking original is not chained
 
     async def arun_allowed(
-        self, call: ToolCall, execute: Callable[[], Awaitable[T]], *, hold_id: str | None = None
+        self,
+        call: ToolCall,
+        execute: Callable[[], Awaitable[T]],
+        *,
+        hold_id: str | None = None,
+        redact: tuple[str, ...] = (),
     ) -> Executed[T] | Deny:
         """Async twin of :meth:`run_allowed`."""
         credential = await asyncio.to_thread(self._before_run, call)
@@ -343,7 +382,7 @@ class Firewall:
                 raise
         else:
             await asyncio.to_thread(self._audit_outcome, call, "ok", None)
-            return Executed(call_id=call.call_id, value=value, hold_id=hold_id)
+            return Executed(call_id=call.call_id, value=value, hold_id=hold_id, redact=redact)
         raise failure  # outside the handler, so the leaking original is not chained
 
     def _before_run(self, call: ToolCall) -> CallCredential | Deny | None:
@@ -361,12 +400,35 @@ class Firewall:
 
     def _audit_outcome(self, call: ToolCall, outcome: str, error: str | None) -> None:
         self._remember(call, outcome)
+        # Off the caller's path where the sink can (SqlAuditLog.append_later): the effect
+        # already happened, and the decision record before it was durable.
+        append = getattr(self.audit, "append_later", self.audit.append)
         try:
-            self.audit.append(outcome_event(call, outcome, error))
+            append(outcome_event(call, outcome, error))
         except Exception:  # the effect happened; the call stays "in doubt"
             log.exception("outcome_not_audited", call_id=call.call_id, outcome=outcome)
 
+    # -- personal data ----------------------------------------------------------------
+
+    def restore_args(self, call: ToolCall) -> dict[str, Any]:
+        """The call's arguments for the tool itself: the model's tokens resolved to real values.
+
+        Call it inside ``execute`` (after the decision); adapters do. :class:`TokenError`
+        if a token is foreign or expired (the decision already refused foreign ones).
+        """
+        return self.privacy.restore_args(call)
+
+    def protect_output(self, call: ToolCall, value: Any, redact: tuple[str, ...] = ()) -> Any:
+        """What the model may see of a tool's output: personal data tokenized, or as configured."""
+        return self.privacy.protect_output(call, self.tools.get(call.tool), value, redact)
+
     def close(self) -> None:
-        """Release the policy engine and the shared-state stores."""
+        """Write pending outcome records; release the policy engine and the shared-state stores."""
+        flush = getattr(self.audit, "flush", None)
+        if flush is not None:
+            try:
+                flush()
+            except Exception:  # the effects happened; their calls stay "in doubt"
+                log.exception("outcomes_not_flushed")
         self.policy.close()
         self.containment.close()

@@ -4,16 +4,21 @@ A decision record carries the call's arguments so an auditor can see what was al
 (the amount of a refund, say). Arguments the tool spec marks personal are named in
 ``personal_args``: the audit log stores them only as keyed commitments (see
 :mod:`firewall.audit.vault`). For a tool the firewall does not know, every argument is
-treated as personal, since nothing says otherwise.
+treated as personal, since nothing says otherwise. Other arguments are recorded as the
+policy saw them: personal data detected in them (an email typed into a note) is a
+commitment, a token stays a token. The decision record also keeps the policy's input and
+outcome, so ``firewall policy replay`` can re-evaluate it against a candidate policy.
 """
 
 from __future__ import annotations
 
 from firewall.audit.events import AuditEvent
+from firewall.canonical import canonical_json
 from firewall.stages.base import CallContext
 from firewall.types import Allow, Deny, Hold, ToolCall, new_id
 
 MAX_AUDITED_ARGS_BYTES = 16 * 1024
+MAX_AUDITED_POLICY_INPUT_BYTES = 64 * 1024
 
 
 def decision_event(ctx: CallContext, decision: Allow | Deny | Hold, revision: str) -> AuditEvent:
@@ -28,6 +33,7 @@ def decision_event(ctx: CallContext, decision: Allow | Deny | Hold, revision: st
         }
     if isinstance(decision, Deny) and decision.retry_after_s is not None:
         details["retry_after_s"] = round(decision.retry_after_s, 3)
+    _capture_policy_input(ctx, details)
     audited_args = _audited_args(ctx, details)
     return AuditEvent(
         event="decision",
@@ -64,7 +70,25 @@ def _audited_args(ctx: CallContext, details: dict[str, object]) -> dict[str, obj
     if len(ctx.args_json) > MAX_AUDITED_ARGS_BYTES:
         details["args_omitted"] = f"{len(ctx.args_json)} bytes"
         return None
-    return dict(ctx.call.args)
+    if ctx.policy_args is None:
+        return dict(ctx.call.args)
+    personal = set(_personal_args(ctx))
+    return {
+        name: value if name in personal else ctx.policy_args.get(name, value)
+        for name, value in ctx.call.args.items()
+    }
+
+
+def _capture_policy_input(ctx: CallContext, details: dict[str, object]) -> None:
+    """What the policy saw and said, for ``firewall policy replay`` (no raw personal data)."""
+    if ctx.policy_capture is None or ctx.policy is None:
+        return
+    size = len(canonical_json(ctx.policy_capture))
+    if size > MAX_AUDITED_POLICY_INPUT_BYTES:
+        details["policy_input_omitted"] = f"{size} bytes"
+        return
+    details["policy_input"] = ctx.policy_capture
+    details["policy_outcome"] = ctx.policy.outcome
 
 
 def _personal_args(ctx: CallContext) -> tuple[str, ...]:

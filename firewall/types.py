@@ -16,10 +16,13 @@ import limits
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from firewall.canonical import digest
+from firewall.pii.rules import PiiRule
 
 TOOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 SCOPE_PATTERN = r"^[a-z][a-z0-9_.-]*(:[a-z0-9_.*-]+)*$"
 CREDENTIAL_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+CALL_ID_PATTERN = r"^[!-~]{1,128}$"
+"""Printable ASCII: a call id is a lookup key in the audit and approval stores."""
 
 
 class Frozen(BaseModel):
@@ -67,6 +70,10 @@ class ToolSpec(Frozen):
     )
     subject_arg: str | None = Field(
         default=None, description="Argument naming the customer a call is about (session rules)."
+    )
+    output_pii: PiiRule | None = Field(
+        default=None,
+        description="How personal data in the output is shown to the model (default: tokenize).",
     )
 
     def subject_of(self, args: dict[str, Any]) -> str | None:
@@ -116,7 +123,9 @@ class ToolCall(Frozen):
     args: dict[str, Any]
     principal: Principal
     session_id: str = "default"
-    call_id: str = Field(default_factory=lambda: new_id("call"))
+    call_id: Annotated[str, Field(pattern=CALL_ID_PATTERN)] = Field(
+        default_factory=lambda: new_id("call")
+    )
 
     def binding_digest(self) -> str:
         """Digest an approval binds to: tool, canonical args, principal and call id."""
@@ -210,6 +219,7 @@ class DenyCode(StrEnum):
     APPROVAL_EXPIRED = "approval_expired"
     APPROVAL_MISMATCH = "approval_mismatch"
     STORE_ERROR = "store_error"
+    TOKEN_REFUSED = "token_refused"  # noqa: S105 - a code, not a secret
     INTERNAL_ERROR = "internal_error"
 
 
@@ -240,6 +250,9 @@ class Hold(Frozen):
     quorum: int
     expires_at: datetime
     reasons: tuple[str, ...]
+    redact: tuple[str, ...] = Field(
+        default=(), description="Output fields the policy wants redacted once approved."
+    )
 
     def message(self) -> str:
         """One line for the model while the call is pending."""

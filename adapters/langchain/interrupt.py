@@ -56,10 +56,12 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
             decision = self._resolve(call, decision)
         if isinstance(decision, Deny):
             return refusal_message(decision, tool_call_id=call.call_id, tool=call.tool)
-        result = self.firewall.run_allowed(call, lambda: handler(request))
+        result = self.firewall.run_allowed(
+            call, lambda: handler(self._restored(call, request)), redact=_redactions(decision)
+        )
         if isinstance(result, Deny):
             return refusal_message(result, tool_call_id=call.call_id, tool=call.tool)
-        return result.value
+        return self._model_view(call, result)
 
     async def awrap_tool_call(
         self,
@@ -72,10 +74,12 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
             decision = await self._aresolve(call, decision)
         if isinstance(decision, Deny):
             return refusal_message(decision, tool_call_id=call.call_id, tool=call.tool)
-        result = await self.firewall.arun_allowed(call, lambda: handler(request))
+        result = await self.firewall.arun_allowed(
+            call, lambda: handler(self._restored(call, request)), redact=_redactions(decision)
+        )
         if isinstance(result, Deny):
             return refusal_message(result, tool_call_id=call.call_id, tool=call.tool)
-        return result.value
+        return self._model_view(call, result)
 
     def _decide(self, call: ToolCall) -> Allow | Deny | Hold:
         """The hold this call already has (a resumed run), else the firewall's decision."""
@@ -139,3 +143,7 @@ def _hold_of(record: HoldRecord) -> Hold:
         expires_at=record.expires_at,
         reasons=record.reasons,
     )
+
+
+def _redactions(decision: Allow) -> tuple[str, ...]:
+    return decision.obligations.redact

@@ -54,13 +54,28 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
             call_id=request.tool_call.get("id") or new_id("call"),
         )
 
+    def _restored(self, call: ToolCall, request: ToolCallRequest) -> ToolCallRequest:
+        """The request the tool runs with: the model's tokens resolved to the real values."""
+        restored = self.firewall.restore_args(call)
+        if restored == call.args:
+            return request
+        return request.override(tool_call={**request.tool_call, "args": restored})
+
+    def _model_view(self, call: ToolCall, result: Executed[ToolResult]) -> ToolResult:
+        """The tool's message with personal data protected before the model reads it."""
+        message = result.value
+        if not isinstance(message, ToolMessage):
+            return message  # a Command updates graph state; its messages are the tool's own
+        content = self.firewall.protect_output(call, message.content, result.redact)
+        return message.model_copy(update={"content": content})
+
     def wrap_tool_call(
         self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], ToolResult]
     ) -> ToolResult:
         call = self._call(request)
-        result = self.firewall.run(call, lambda: handler(request))
+        result = self.firewall.run(call, lambda: handler(self._restored(call, request)))
         if isinstance(result, Executed):
-            return result.value
+            return self._model_view(call, result)
         return refusal_message(result, tool_call_id=call.call_id, tool=call.tool)
 
     async def awrap_tool_call(
@@ -69,7 +84,7 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
     ) -> ToolResult:
         call = self._call(request)
-        result = await self.firewall.arun(call, lambda: handler(request))
+        result = await self.firewall.arun(call, lambda: handler(self._restored(call, request)))
         if isinstance(result, Executed):
-            return result.value
+            return self._model_view(call, result)
         return refusal_message(result, tool_call_id=call.call_id, tool=call.tool)

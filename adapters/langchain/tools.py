@@ -5,24 +5,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
+from langchain_core.messages import ToolMessage
+from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from firewall.gate import Executed, Firewall
+from firewall.stages.shape import MAX_DEPTH
 from firewall.types import Principal, ToolCall
 
 from .schema import args_json_schema
+from .screen import unprintable_args
 
 
-def _plain(value: Any) -> Any:
-    """Tool kwargs as JSON-safe data (LangChain may hand over pydantic models)."""
+def _plain(value: Any, depth: int = 1) -> Any:
+    """Tool kwargs as JSON-safe data (LangChain may hand over pydantic models).
+
+    Past ``MAX_DEPTH`` a value is left as it is: the firewall refuses it as too deep.
+    """
+    if depth > MAX_DEPTH:
+        return value
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: _plain(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [_plain(item, depth + 1) for item in value]
     return value
 
 
@@ -44,9 +52,44 @@ class GuardedTool(BaseTool):
         try:
             return super()._parse_input(tool_input, tool_call_id)
         except ValidationError:
-            if isinstance(tool_input, dict):
-                return tool_input
+            if isinstance(tool_input, dict):  # string keys, or **kwargs would raise TypeError
+                return {str(key): value for key, value in tool_input.items()}
             raise
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """As ``BaseTool.invoke``, but arguments LangChain cannot print go straight to the gate."""
+        unprintable = unprintable_args(input)
+        if unprintable is None:
+            return super().invoke(input, config, **kwargs)
+        args, tool_call_id = unprintable
+        try:
+            content, status = self._run(ensure_config(config), **args), "success"
+        except ToolException as exc:
+            content, status = str(exc), "error"
+        return self._as_output(content, status, tool_call_id)
+
+    async def ainvoke(
+        self,
+        input: Any,
+        config: RunnableConfig | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Async twin of :meth:`invoke`."""
+        unprintable = unprintable_args(input)
+        if unprintable is None:
+            return await super().ainvoke(input, config, **kwargs)
+        args, tool_call_id = unprintable
+        try:
+            content, status = await self._arun(ensure_config(config), **args), "success"
+        except ToolException as exc:
+            content, status = str(exc), "error"
+        return self._as_output(content, status, tool_call_id)
+
+    def _as_output(self, content: Any, status: str, tool_call_id: str | None) -> Any:
+        if tool_call_id is None:
+            return content
+        text = content if isinstance(content, str) else str(content)
+        return ToolMessage(text, tool_call_id=tool_call_id, name=self.name, status=status)
 
     def _call(self, kwargs: dict[str, Any]) -> ToolCall:
         return ToolCall(
@@ -56,21 +99,32 @@ class GuardedTool(BaseTool):
             session_id=self.session_id,
         )
 
+    def _tool_input(self, call: ToolCall, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The inner tool's arguments: the model's tokens resolved to the real values."""
+        restored = self.firewall.restore_args(call)
+        return kwargs if restored == call.args else restored
+
+    def _model_view(self, call: ToolCall, result: Executed[Any]) -> Any:
+        return self.firewall.protect_output(call, result.value, result.redact)
+
     def _run(self, config: RunnableConfig, **kwargs: Any) -> Any:
+        call = self._call(kwargs)
         result = self.firewall.run(
-            self._call(kwargs), lambda: self.inner.invoke(kwargs, config=config)
+            call, lambda: self.inner.invoke(self._tool_input(call, kwargs), config=config)
         )
         if isinstance(result, Executed):
-            return result.value
+            return self._model_view(call, result)
         raise ToolException(result.message())
 
     async def _arun(self, config: RunnableConfig, **kwargs: Any) -> Any:
-        async def execute() -> Any:
-            return await self.inner.ainvoke(kwargs, config=config)
+        call = self._call(kwargs)
 
-        result = await self.firewall.arun(self._call(kwargs), execute)
+        async def execute() -> Any:
+            return await self.inner.ainvoke(self._tool_input(call, kwargs), config=config)
+
+        result = await self.firewall.arun(call, execute)
         if isinstance(result, Executed):
-            return result.value
+            return self._model_view(call, result)
         raise ToolException(result.message())
 
 

@@ -43,6 +43,7 @@ class Backends:
     refunds: list[dict[str, Any]] = field(default_factory=list)
     charges: list[dict[str, Any]] = field(default_factory=list)
     tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outbox: list[dict[str, str]] = field(default_factory=list)
     service_keys: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -50,7 +51,12 @@ class Backends:
         """Customers and orders of tenants ``acme`` and ``globex``."""
         return cls(
             customers={
-                "c-100": {"tenant": "acme", "name": "Ada Lovelace", "email": "ada@example.com"},
+                "c-100": {
+                    "tenant": "acme",
+                    "name": "Ada Lovelace",
+                    "email": "ada@example.com",
+                    "card_on_file": "4111 1111 1111 1111",
+                },
                 "c-101": {"tenant": "acme", "name": "Alan Turing", "email": "alan@example.com"},
                 "c-900": {"tenant": "globex", "name": "Grace Hopper", "email": "grace@example.org"},
             },
@@ -136,4 +142,10 @@ class Backends:
             """Read a support ticket's text."""
             return str(backends.tickets[ticket_id]["body"])
 
-        return [crm_lookup, issue_refund, charge_card, read_ticket]
+        @tool
+        def send_email(to: str, subject: str, body: str) -> str:
+            """Email a customer."""
+            backends.outbox.append({"to": to, "subject": subject, "body": body})
+            return f"email to {to} queued: {subject}"
+
+        return [crm_lookup, issue_refund, charge_card, read_ticket, send_email]

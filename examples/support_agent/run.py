@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from rich.console import Console
 
 from firewall.audit.verify import verify_store
@@ -100,6 +100,8 @@ def main(data_dir: Path = Path(".firewall"), approver: str = "scripted") -> int:
         for update in agent.stream(request, stream_mode="updates"):
             for node in update.values():
                 for message in (node or {}).get("messages", []):
+                    if isinstance(message, AIMessage):  # the args as the model sent them
+                        calls |= {tc["id"]: (tc["name"], tc["args"]) for tc in message.tool_calls}
                     if isinstance(message, ToolMessage):
                         name, args = calls[message.tool_call_id]
                         held = _was_held(firewall, message.tool_call_id)
@@ -107,6 +109,8 @@ def main(data_dir: Path = Path(".firewall"), approver: str = "scripted") -> int:
     firewall.close()
     report = verify_store(config.storage.audit())
     status = "[green]intact[/]" if report.valid else "[red]TAMPERED[/]"
+    for mail in backends.outbox:
+        console.print(f"[bold]OUTBOX[/]   the email tool received to={mail['to']!r}")
     console.print(f"[bold]AUDIT[/]    {report.summary()}")
     console.print(
         f"[bold]Summary:[/] {len(calls)} tool calls: {tally.summary()};"

@@ -58,6 +58,12 @@ class ApprovalService:
         """The approver groups: name -> member ids."""
         return self._groups
 
+    def close(self) -> None:
+        """Release the store's connections (if it holds any)."""
+        close = getattr(self._store, "close", None)
+        if close is not None:
+            close()
+
     def open(self, call: ToolCall, hold: Hold, *, money_arg: str | None = None) -> HoldRecord:
         """Store the pending hold of ``call`` and audit ``hold_created``."""
         record = HoldRecord.from_call(call, hold, self._clock(), money_arg=money_arg)

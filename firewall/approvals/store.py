@@ -27,6 +27,7 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -41,6 +42,7 @@ from firewall.errors import ConfigError, MissingDependencyError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 POSTGRES_CONNECT_TIMEOUT_S = 10
+CREATE_LOCK = {"name": "firewall:create:approval_holds"}
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -107,6 +109,9 @@ class SqlApprovalStore:
         self._lock = threading.Lock() if in_memory else nullcontext()
         try:
             with self._connection(begin=True) as conn:
+                if conn.dialect.name == "postgresql":
+                    # IF NOT EXISTS does not stop two processes creating it at once.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), CREATE_LOCK)
                 conn.execute(CreateTable(holds_table, if_not_exists=True))
                 for index in _indexes:
                     conn.execute(CreateIndex(index, if_not_exists=True))

@@ -2,8 +2,8 @@
 
 Two levels of group commit:
 
-* In one process, :class:`GroupCommit` lets the thread that gets the commit lock seal
-  every event queued meanwhile by other threads, in one transaction.
+* In one process, :class:`~firewall.audit.group.GroupCommit` lets the thread that gets
+  the commit lock seal every event queued meanwhile by other threads, in one transaction.
 * Across processes on PostgreSQL, :class:`~firewall.audit.handoff.HandoffSealer` hands
   events over through a table, so whoever holds the head lock seals for everyone.
 
@@ -12,7 +12,6 @@ A call returns only after the transaction holding its records has committed.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -27,8 +26,6 @@ from firewall.audit.records import SealedRecord
 from firewall.audit.vault import protect, subject_of
 from firewall.audit.vault_store import SubjectKeyCache, subject_keys
 from firewall.audit.writer import ChainWriter
-
-Sealer = Callable[[Sequence[dict[str, Any]]], list[SealedRecord]]
 
 
 def prepare(
@@ -136,64 +133,3 @@ class DirectSealer:
         if note:
             self.on_checkpoint(note)
         return records
-
-
-class GroupCommit:
-    """Batches concurrent appends of one process into one sealing call."""
-
-    def __init__(self, sealer: Sealer) -> None:
-        self._sealer = sealer
-        self._commit_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Ticket] = []
-
-    def submit(self, events: Sequence[dict[str, Any]]) -> list[SealedRecord]:
-        """Seal ``events`` (with whatever else is queued); return once committed."""
-        ticket = _Ticket(list(events))
-        with self._queue_lock:
-            self._queue.append(ticket)
-        with self._commit_lock:
-            if not ticket.done.is_set():
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._run(batch)
-        return ticket.outcome()
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold off every append of this process (for maintenance on the same writer)."""
-        with self._commit_lock:
-            yield
-
-    def _run(self, batch: list[_Ticket]) -> None:
-        try:
-            records = self._sealer([event for ticket in batch for event in ticket.events])
-        except BaseException as exc:  # noqa: BLE001 - every waiter must get the error
-            for ticket in batch:
-                ticket.fail(exc)
-            return
-        start = 0
-        for ticket in batch:
-            ticket.succeed(records[start : start + len(ticket.events)])
-            start += len(ticket.events)
-
-
-class _Ticket:
-    def __init__(self, events: list[dict[str, Any]]) -> None:
-        self.events = events
-        self.done = threading.Event()
-        self._records: list[SealedRecord] = []
-        self._error: BaseException | None = None
-
-    def succeed(self, records: list[SealedRecord]) -> None:
-        self._records = records
-        self.done.set()
-
-    def fail(self, error: BaseException) -> None:
-        self._error = error
-        self.done.set()
-
-    def outcome(self) -> list[SealedRecord]:
-        if self._error is not None:
-            raise self._error
-        return self._records

@@ -4,6 +4,12 @@ SQLite: pysqlite's own transaction handling is switched off and the engine emits
 ``BEGIN IMMEDIATE`` itself, so every writing transaction takes the database write lock
 up front and processes sharing the file serialise (SQLAlchemy docs, "Enabling
 Non-Legacy SQLite Transactional Modes"). Snapshot reads emit a plain ``BEGIN``.
+
+A writer's database is in WAL mode with ``PRAGMA synchronous`` as configured: ``full``
+(the default) fsyncs the WAL at every commit, so a committed record survives power
+loss; ``normal`` writes the WAL without syncing it, so a committed record survives the
+process crashing or being killed, but not the machine losing power (SQLite docs, "WAL
+mode": "durable across application crashes"). Neither setting can corrupt the file.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -24,6 +30,8 @@ SNAPSHOT_OPTION = "firewall_audit_snapshot"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 CONNECT_TIMEOUT_S = 10
 DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres"}
+SqliteSync = Literal["full", "normal"]
+SQLITE_SYNC_PRAGMAS: dict[str, str] = {"full": "FULL", "normal": "NORMAL"}
 
 
 def parse_url(url: str) -> URL:
@@ -39,10 +47,13 @@ def display_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def make_engine(url: str, *, read_only: bool) -> Engine:
+def make_engine(url: str, *, read_only: bool, sqlite_synchronous: SqliteSync = "full") -> Engine:
     """An engine for ``url``; ``read_only`` never creates or converts a database file."""
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
+    if sqlite_synchronous not in SQLITE_SYNC_PRAGMAS:
+        choices = " or ".join(repr(name) for name in SQLITE_SYNC_PRAGMAS)
+        raise AuditError(f"sqlite_synchronous must be {choices}, not {sqlite_synchronous!r}")
     if read_only and backend == "sqlite":
         _require_sqlite_file(parsed)
     connect_args: dict[str, Any] = {}
@@ -56,7 +67,7 @@ def make_engine(url: str, *, read_only: bool) -> Engine:
     except SQLAlchemyError as exc:
         raise AuditError(f"cannot open audit store {display_url(parsed)}: {exc}") from exc
     if backend == "sqlite":
-        _configure_sqlite(engine, wal=not read_only)
+        _configure_sqlite(engine, wal=not read_only, synchronous=sqlite_synchronous)
     return engine
 
 
@@ -74,7 +85,9 @@ def _require_sqlite_file(url: URL) -> None:
         raise AuditError(f"audit database file {database} does not exist")
 
 
-def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+def _configure_sqlite(engine: Engine, *, wal: bool, synchronous: SqliteSync) -> None:
+    pragma = SQLITE_SYNC_PRAGMAS[synchronous]
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.isolation_level = None
@@ -83,7 +96,7 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if wal:
                 cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute(f"PRAGMA synchronous = {pragma}")
         finally:
             cursor.close()
 

@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import PydanticSerializationError, to_jsonable_python
+from pydantic_core import to_jsonable_python
 
 from firewall.audit.events import AuditEvent
 from firewall.audit.jcs import canonical
+from firewall.canonical import fast_path_applies
 from firewall.errors import AuditError
 
 FORMAT_VERSION = 2
@@ -79,9 +80,10 @@ def event_data(event: AuditEvent) -> dict[str, Any]:
         # Keep NaN and infinities as floats so canonicalisation refuses them (pydantic's
         # JSON mode would silently turn them into null).
         data: dict[str, Any] = to_jsonable_python(event.model_dump(), inf_nan_mode="constants")
-    except PydanticSerializationError as exc:
+    except ValueError as exc:  # PydanticSerializationError, or too deep to serialise
         raise AuditError(f"audit event is not JSON-serialisable: {exc}") from exc
-    canonical(data)
+    if not fast_path_applies(data):  # else it surely has a canonical form: skip encoding it
+        canonical(data)
     return data
 
 

@@ -2,12 +2,14 @@
 
 Writing needs the writer's Ed25519 key (see :mod:`firewall.audit.keyfiles`); reading and
 verifying do not. Appends are group-committed (see :mod:`firewall.audit.appender`) and
-return only once durable.
+return only once durable; :meth:`SqlAuditLog.append_later` (outcome records) returns at
+once and the record is sealed soon after (see :mod:`firewall.audit.deferred`).
 """
 
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -19,10 +21,12 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection
 
-from firewall.audit.appender import DirectSealer, GroupCommit
+from firewall.audit.appender import DirectSealer
 from firewall.audit.bundle import BundleManifest, export_bundle
-from firewall.audit.engine import make_engine, snapshot_options, translated_errors
+from firewall.audit.deferred import DEFAULT_LINGER_S, BackgroundFlusher
+from firewall.audit.engine import SqliteSync, make_engine, snapshot_options, translated_errors
 from firewall.audit.events import AuditEvent
+from firewall.audit.group import GroupCommit
 from firewall.audit.handoff import HandoffSealer
 from firewall.audit.heads import HeadState
 from firewall.audit.keyfiles import WriterKeys, resolve_writer_keys
@@ -63,6 +67,8 @@ class SqlAuditLog:
     (default: found by :func:`resolve_writer_keys`) sign every head; ``checkpoints``
     says how often a checkpoint is kept, and ``checkpoint_dir`` receives a copy of each.
     ``handoff`` (default: on for PostgreSQL) groups appends across processes.
+    ``sqlite_synchronous`` and ``outcome_flush_s``: see
+    :class:`~firewall.audit.settings.AuditSettings`.
     """
 
     def __init__(
@@ -76,6 +82,8 @@ class SqlAuditLog:
         handoff: bool | None = None,
         clock: Callable[[], datetime] = utc_now,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        sqlite_synchronous: SqliteSync = "full",
+        outcome_flush_s: float = DEFAULT_LINGER_S,
     ) -> None:
         self._chunk_size = chunk_size
         self._checkpoint_dir = checkpoint_dir
@@ -83,7 +91,7 @@ class SqlAuditLog:
         if create:
             keys = keys or resolve_writer_keys(url)
             self._writer = ChainWriter(keys, checkpoints or CheckpointPolicy(), clock)
-        self._engine = make_engine(url, read_only=not create)
+        self._engine = make_engine(url, read_only=not create, sqlite_synchronous=sqlite_synchronous)
         try:
             self.meta = self._open()
         except AuditError:
@@ -91,6 +99,7 @@ class SqlAuditLog:
             raise
         self.origin = self.meta["origin"]
         self._group: GroupCommit | None = None
+        self._flusher: BackgroundFlusher | None = None
         if self._writer is not None:
             self._writer.origin = self.origin
             use_handoff = self._engine.dialect.name == "postgresql" if handoff is None else handoff
@@ -99,6 +108,9 @@ class SqlAuditLog:
                 self._engine, self._writer, self._mirror, self._subject_keys
             )
             self._group = GroupCommit(self._sealer)
+            self._flusher = BackgroundFlusher(self._group, outcome_flush_s)
+            # Seal deferred events when this log is dropped or the interpreter exits.
+            self._finalizer = weakref.finalize(self, self._flusher.close)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -115,10 +127,35 @@ class SqlAuditLog:
         data = [event_data(event) for event in events]
         if not data:
             return []
-        self._writer_or_fail()
-        assert self._group is not None  # noqa: S101 - set together with the writer
+        group = self._group_or_fail()
         with translated_errors("append"):
-            return self._group.submit(data)
+            return group.submit(data)
+
+    def append_later(self, event: AuditEvent) -> None:
+        """Seal ``event`` soon, off the caller's path (for a tool call's outcome record).
+
+        It rides along in this process's next append, or a background thread seals it
+        within ``outcome_flush_s``; reads of this log, :meth:`flush` and :meth:`close`
+        seal it first. An event that cannot be sealed is logged
+        (``audit_event_not_sealed``): an outcome's call then stays "in doubt". An event
+        with no JSON form raises :class:`AuditError` here; if too many are queued, this
+        append waits until they and it are sealed.
+        """
+        data = [event_data(event)]
+        group = self._group_or_fail()
+        if group.defer(data):
+            assert self._flusher is not None  # noqa: S101 - set together with the group
+            self._flusher.notify()
+            return
+        with translated_errors("append"):
+            group.submit(data)
+
+    def flush(self) -> None:
+        """Seal every event :meth:`append_later` queued; return once they are committed."""
+        # Always through the commit lock: a batch the background flusher already took (so
+        # no longer counted as deferred) may still be committing.
+        if self._group is not None:
+            self._group.flush()
 
     @property
     def writer_keys(self) -> WriterKeys:
@@ -174,6 +211,11 @@ class SqlAuditLog:
             raise AuditError("this audit log was opened read-only (create=False)")
         return self._writer
 
+    def _group_or_fail(self) -> GroupCommit:
+        self._writer_or_fail()
+        assert self._group is not None  # noqa: S101 - set together with the writer
+        return self._group
+
     def _mirror(self, note: str | None) -> None:
         # The checkpoint is committed already: a failed copy must not fail the append.
         if note is None or self._checkpoint_dir is None:
@@ -187,7 +229,11 @@ class SqlAuditLog:
 
     @contextmanager
     def snapshot(self) -> Iterator[AuditSnapshot]:
-        """A consistent read view: head, checkpoints and records as of one moment."""
+        """A consistent read view: head, checkpoints and records as of one moment.
+
+        Events this process deferred are sealed first, so it reads its own appends.
+        """
+        self.flush()
         with translated_errors("read"), self._engine.connect() as conn:
             conn.execution_options(**snapshot_options(self._engine))
             with conn.begin():
@@ -232,8 +278,9 @@ class SqlAuditLog:
     # -- lifecycle --------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Seal every deferred event, stop the flusher, release every pooled connection."""
         if self._group is not None:
+            self._finalizer()
             with self._group.exclusive():
                 self._sealer.session.close()
         self._engine.dispose()

@@ -12,6 +12,7 @@ values or link the pseudonym to the person again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -154,27 +155,49 @@ def protect(
 def _scrub_mentions(
     data: dict[str, Any], mentions: list[str], reference: Callable[[Any], str]
 ) -> dict[str, Any]:
-    """Replace quoted personal values in the free-text fields of ``data``."""
+    """Replace quoted personal values in the free-text fields of ``data``.
+
+    One pass, longest mention first: text already replaced is never searched again.
+    Only mentions actually found get a reference (and a sealed value).
+    """
     wanted = sorted({m for m in mentions if len(m) >= MIN_MENTION}, key=len, reverse=True)
-    texts = [*(data.get("reasons") or ()), json.dumps(data.get("details") or {})]
-    found = [mention for mention in wanted if any(mention in text for text in texts)]
-    if not found:
+    if not wanted:
         return data
-    # One pass, longest first: text already replaced is never searched again.
-    pattern = re.compile("|".join(re.escape(mention) for mention in found))
-    references = {mention: reference(mention) for mention in found}
+    references: dict[str, str] = {}
+
+    def replace(match: re.Match[str]) -> str:
+        mention = match.group(0)
+        if mention not in references:
+            references[mention] = reference(mention)
+        return references[mention]
+
+    scrub = _scrubber(re.compile("|".join(re.escape(mention) for mention in wanted)), replace)
+    reasons, details = scrub(data.get("reasons") or []), scrub(data.get("details") or {})
+    return {**data, "reasons": reasons, "details": details} if references else data
+
+
+def _scrubber(
+    pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]
+) -> Callable[[Any], Any]:
+    """Rewrites the strings inside a JSON value (not its keys); strings inline: hot path."""
+    search, sub = pattern.search, functools.partial(pattern.sub, replace)
 
     def scrub(value: Any) -> Any:
         if isinstance(value, str):
-            return pattern.sub(lambda match: references[match.group(0)], value)
+            return sub(value) if search(value) else value
         if isinstance(value, dict):
-            return {name: scrub(item) for name, item in value.items()}
+            return {
+                name: (sub(item) if search(item) else item) if type(item) is str else scrub(item)
+                for name, item in value.items()
+            }
         if isinstance(value, list | tuple):
-            return [scrub(item) for item in value]
+            return [
+                (sub(item) if search(item) else item) if type(item) is str else scrub(item)
+                for item in value
+            ]
         return value
 
-    reasons, details = data.get("reasons") or [], data.get("details") or {}
-    return {**data, "reasons": scrub(reasons), "details": scrub(details)}
+    return scrub
 
 
 def _personal_args(data: Mapping[str, Any]) -> list[str]:

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from firewall.cli.replay import replay_command
 from firewall.errors import FirewallError
 from firewall.policy.rego_tests import RegoTestResult, run_rego_tests
 
@@ -42,7 +43,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON report.
 
 @app.callback()
 def policy_group() -> None:
-    """Test the Rego policies."""
+    """Test the Rego policies; replay audited decisions against a candidate policy."""
+
+
+app.command("replay")(replay_command)
 
 
 @app.command("test")

@@ -109,6 +109,11 @@ class Containment:
             close = getattr(resource, "close", None)
             if close is not None:
                 close()
+        # limits' Redis storage has no close(); its client's pool holds the sockets.
+        client = getattr(self.limiter_storage, "storage", None)
+        close_client = getattr(client, "close", None)
+        if callable(close_client):
+            close_client()
 
     # -- internals ----------------------------------------------------------------------
 

@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
-
 from firewall.pii.detect import Detector, Finding, PiiKind
+from firewall.pii.rules import PiiMode, PiiRule
 from firewall.pii.tokens import TOKEN, MemoryTokenVault, TokenScope
-from firewall.types import Frozen
 
+__all__ = ["PiiMode", "PiiRule", "Protector", "mask"]
 
-class PiiMode(StrEnum):
-    """What happens to a piece of personal data on its way to the model."""
-
-    REDACT = "redact"  # [EMAIL]
-    MASK = "mask"  # a***@example.com, **** 1111
-    HASH = "hash"  # <EMAIL#3f9a0c1b> (stable, irreversible)
-    TOKENIZE = "tokenize"  # <EMAIL_3f9a0c1b2d4e> (reversible within the session)
-    KEEP = "keep"
-
-
-class PiiRule(Frozen):
-    """How one tool's output is protected: a default mode, per-field and per-kind modes."""
-
-    mode: PiiMode = PiiMode.TOKENIZE
-    fields: dict[str, PiiMode] = Field(
-        default_factory=dict, description="Output fields that are personal as a whole."
-    )
-    kinds: dict[PiiKind, PiiMode] = Field(default_factory=dict)
-
-    def mode_for(self, kind: PiiKind) -> PiiMode:
-        """The mode for a detected kind."""
-        return self.kinds.get(kind, self.mode)
+COMMITMENT = re.compile(r"<([A-Z_]+)#([0-9a-f]{8})>")
+PROTECTED = re.compile(f"{TOKEN.pattern}|{COMMITMENT.pattern}")
+"""Tokens and commitments already in a text: left as they are when it is protected again."""
 
 
 def mask(kind: PiiKind, value: str) -> str:
@@ -84,7 +64,17 @@ class Protector:
         return self._replace(PiiKind.PERSONAL, str(item), mode, scope)
 
     def _protect_text(self, text: str, scope: TokenScope, rule: PiiRule) -> str:
-        findings = self._detector.find(text)
+        """Protect the text between tokens and commitments (those are not data any more)."""
+        parts, cursor = [], 0
+        for marker in PROTECTED.finditer(text):
+            parts.append(self._protect_span(text[cursor : marker.start()], scope, rule))
+            parts.append(marker.group())
+            cursor = marker.end()
+        parts.append(self._protect_span(text[cursor:], scope, rule))
+        return "".join(parts)
+
+    def _protect_span(self, text: str, scope: TokenScope, rule: PiiRule) -> str:
+        findings = self._detector.find(text) if text else []
         if not findings:
             return text
         parts, cursor = [], 0
@@ -106,9 +96,13 @@ class Protector:
         if mode is PiiMode.MASK:
             return mask(kind, value)
         if mode is PiiMode.HASH:
-            tag = hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()[:8]
-            return f"<{kind.value}#{tag}>"
+            return self.commitment(kind, value)
         return self.vault.tokenize(scope, kind.value, value)
+
+    def commitment(self, kind: PiiKind, value: str) -> str:
+        """A stable, keyed, irreversible stand-in for ``value``, e.g. ``<EMAIL#3f9a0c1b>``."""
+        tag = hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()[:8]
+        return f"<{kind.value}#{tag}>"
 
     def restore(self, value: Any, scope: TokenScope) -> Any:
         """``value`` with every token replaced by its real value (TokenError if invalid)."""

@@ -63,6 +63,19 @@ def parse_decision(value: Any) -> DecisionDocument:
         raise MalformedDecisionError(problems) from exc
 
 
+def checked_decision(answer: object) -> DecisionDocument:
+    """An engine's answer, validated again: anything but a well-formed document raises.
+
+    A :class:`PolicyEngine` outside this package may skip validation (``model_construct``)
+    or return another object; such an answer must never pass as an allow.
+    """
+    if not isinstance(answer, DecisionDocument):
+        raise MalformedDecisionError(
+            f"decision: must be a decision document, got {type(answer).__name__}"
+        )
+    return parse_decision(dict(answer))
+
+
 def _describe(error: ErrorDetails) -> str:
     where = _location(error["loc"])
     if where == "decision.outcome" and error["type"] != "missing":

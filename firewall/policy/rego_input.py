@@ -35,6 +35,9 @@ _C_FUNCTIONS = (
     "regoInputSet",
 )
 _lib: Any = getattr(rego_shared, "rego", None)
+_CACHED_KEYS = 1024
+_CACHED_LENGTH = 64
+_ENCODED: dict[str, bytes] = {}  # UTF-8 of object keys already checked for NUL (not values)
 NATIVE = _lib is not None and all(hasattr(_lib, name) for name in _C_FUNCTIONS)
 
 
@@ -75,6 +78,25 @@ def _set_native(interpreter: regopy.Interpreter, value: Any) -> None:
 
 
 def _add(handle: Any, value: Any) -> None:
+    kind = type(value)  # exact types first: a policy input is mostly str, dict and list
+    if kind is str:
+        status = _lib.regoInputString(handle, _encode(value))
+    elif kind is dict:
+        _add_items(handle, value)
+        status = _lib.regoInputObject(handle, len(value))
+    elif kind is list or kind is tuple:
+        _add_elements(handle, value)
+        status = _lib.regoInputArray(handle, len(value))
+    elif value is None:
+        status = _lib.regoInputNull(handle)
+    else:
+        status = _add_other(handle, value)
+    if status != 0:
+        raise _NotJsonError("was refused by the Rego engine")
+
+
+def _add_other(handle: Any, value: Any) -> int:
+    status: int
     if isinstance(value, str):
         status = _lib.regoInputString(handle, _encode(value))
     elif isinstance(value, Mapping):
@@ -90,8 +112,6 @@ def _add(handle: Any, value: Any) -> None:
         if not math.isfinite(value):
             raise _NotJsonError(f"is {value}, which JSON cannot hold")
         status = _lib.regoInputFloat(handle, value)
-    elif value is None:
-        status = _lib.regoInputNull(handle)
     elif isinstance(value, list | tuple):
         _add_elements(handle, value)
         status = _lib.regoInputArray(handle, len(value))
@@ -100,21 +120,21 @@ def _add(handle: Any, value: Any) -> None:
         status = _lib.regoInputSet(handle, len(value))
     else:
         raise _NotJsonError(f"is a {type(value).__name__}, not a JSON value")
-    if status != 0:
-        raise _NotJsonError("was refused by the Rego engine")
+    return status
 
 
 def _add_items(handle: Any, items: Mapping[Any, Any]) -> None:
+    add_string, add_item = _lib.regoInputString, _lib.regoInputObjectItem
     for key, item in items.items():
-        if not isinstance(key, str):
+        if type(key) is not str and not isinstance(key, str):
             raise _NotJsonError(f"has a non-string key {key!r}")
         try:
-            _lib.regoInputString(handle, _encode(key))
+            add_string(handle, _ENCODED.get(key) or _encode_key(key))
             _add(handle, item)
         except _NotJsonError as exc:
             exc.path.append(f".{key}")
             raise
-        _lib.regoInputObjectItem(handle)
+        add_item(handle)
 
 
 def _add_elements(handle: Any, elements: Any) -> None:
@@ -130,6 +150,13 @@ def _encode(text: str) -> bytes:
     if "\0" in text:
         raise _NotJsonError("holds a NUL character")
     return text.encode("utf-8")
+
+
+def _encode_key(key: str) -> bytes:
+    encoded = _encode(key)
+    if len(key) <= _CACHED_LENGTH and len(_ENCODED) < _CACHED_KEYS:
+        _ENCODED[str(key)] = encoded  # the same field names recur in every input
+    return encoded
 
 
 def _check(value: Any) -> None:

@@ -22,6 +22,16 @@ class CallContext:
     facts: Mapping[str, Any] = field(default_factory=dict)
     args_json: bytes = b""
     stage: str = ""
+    restored_args: dict[str, Any] | None = None  # tokens resolved: for the tool and facts
+    policy_args: dict[str, Any] | None = None  # personal data committed: for policy and audit
+    policy_input: dict[str, Any] | None = None  # the document the policy saw
+    policy_capture: dict[str, Any] | None = None  # what the audit log keeps of it, for replay
+
+    def call_for_lookups(self) -> ToolCall:
+        """The call with real values, for trusted lookups (facts) that need them."""
+        if self.restored_args is None or self.restored_args == self.call.args:
+            return self.call
+        return self.call.model_copy(update={"args": self.restored_args})
 
     def deny(self, code: DenyCode, *reasons: str, retry_after_s: float | None = None) -> Deny:
         """A denial of this call."""

@@ -7,9 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from firewall.errors import PolicyError
+from firewall.pii.privacy import Privacy
+from firewall.policy.document import checked_decision
 from firewall.policy.engine import PolicyEngine
 from firewall.session import SessionEvent, SessionStore, session_view
 from firewall.stages.base import CallContext
+from firewall.stages.shape import shape_problem
 from firewall.types import Deny, DenyCode, ToolCall
 
 FactsProvider = Callable[[ToolCall], Mapping[str, Any]]
@@ -23,7 +26,7 @@ def policy_input(
     call = ctx.call
     return {
         "tool": ctx.tool_spec.policy_view(),
-        "args": call.args,
+        "args": call.args if ctx.policy_args is None else ctx.policy_args,
         "principal": call.principal.policy_view(),
         "session": session_view(call.session_id, history or []),
         "context": {"time": now.isoformat(), "facts": dict(ctx.facts)},
@@ -41,11 +44,13 @@ class PolicyCheck:
         clock: Callable[[], datetime],
         facts: Mapping[str, FactsProvider] | None = None,
         sessions: SessionStore | None = None,
+        privacy: Privacy | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._facts: Mapping[str, FactsProvider] = dict(facts or {})
         self._sessions = sessions
+        self._privacy = privacy
 
     def check(self, ctx: CallContext) -> Deny | None:
         denial = self._gather_facts(ctx)
@@ -55,11 +60,14 @@ class PolicyCheck:
         history = (
             self._sessions.history(call.principal.tenant, call.session_id) if self._sessions else []
         )
+        ctx.policy_input = policy_input(ctx, self._clock(), history)
         try:
-            document = self._engine.evaluate(policy_input(ctx, self._clock(), history))
+            document = checked_decision(self._engine.evaluate(ctx.policy_input))
         except PolicyError as exc:
             return ctx.deny(DenyCode.POLICY_ERROR, f"policy could not decide: {exc}")
         ctx.policy = document
+        if self._privacy is not None:
+            ctx.policy_capture = self._privacy.replayable(ctx.policy_input, _known_values(ctx))
         if document.outcome == "deny":
             reasons = document.reasons or ("denied by policy",)
             return ctx.deny(DenyCode.POLICY, *reasons)
@@ -70,10 +78,25 @@ class PolicyCheck:
         if provider is None:
             return None
         try:
-            ctx.facts = dict(provider(ctx.call))
+            facts = dict(provider(ctx.call_for_lookups()))
+            problem = shape_problem(facts, what="fact")  # before anything recurses into them
+            if problem is not None:
+                return ctx.deny(DenyCode.POLICY_ERROR, f"facts for {ctx.call.tool!r}: {problem}")
+            ctx.facts = self._privacy.commit(facts) if self._privacy else facts
         except Exception as exc:  # noqa: BLE001 - any lookup failure must fail closed
             return ctx.deny(
                 DenyCode.POLICY_ERROR,
                 f"facts lookup for {ctx.call.tool!r} failed ({type(exc).__name__})",
             )
         return None
+
+
+def _known_values(ctx: CallContext) -> set[str]:
+    """Values the audit log seals wherever they appear: the call's subject and personal args."""
+    principal = ctx.call.principal
+    known = {
+        str(ctx.call.args[name]) for name in ctx.tool_spec.personal_args if name in ctx.call.args
+    }
+    if principal.on_behalf_of:
+        known |= {principal.on_behalf_of, principal.on_behalf_of.rsplit(":", 1)[-1]}
+    return known

@@ -10,9 +10,12 @@ import jsonschema
 from firewall.canonical import canonical_json
 from firewall.registry import ToolRegistry
 from firewall.stages.base import CallContext
+from firewall.stages.naming import describe_unknown_tool, quoted
+from firewall.stages.shape import shape_problem
 from firewall.types import Deny, DenyCode
 
 MAX_ARGS_BYTES = 64 * 1024
+MAX_MESSAGE = 200
 
 
 class KnownTool:
@@ -26,13 +29,14 @@ class KnownTool:
     def check(self, ctx: CallContext) -> Deny | None:
         spec = self._tools.get(ctx.call.tool)
         if spec is None:
-            return ctx.deny(DenyCode.UNKNOWN_TOOL, f"unknown tool {ctx.call.tool!r}")
+            reason = describe_unknown_tool(ctx.call.tool, self._tools)
+            return ctx.deny(DenyCode.UNKNOWN_TOOL, reason)
         ctx.spec = spec
         return None
 
 
 class ValidArgs:
-    """Arguments must be canonical JSON, not oversized, and satisfy the tool's JSON Schema."""
+    """Arguments must be canonical JSON, not oversized or too deep, and satisfy the JSON Schema."""
 
     name = "valid_args"
 
@@ -49,12 +53,14 @@ class ValidArgs:
         return ctx.deny(DenyCode.INVALID_ARGS, f"invalid arguments for {ctx.call.tool}: {problem}")
 
     def _encoding_problem(self, ctx: CallContext) -> str | None:
+        # Bounds depth and size first: the encoder and everything after it recurse.
+        problem = shape_problem(ctx.call.args, max_bytes=self._max_bytes)
+        if problem is not None:
+            return problem
         try:
             ctx.args_json = canonical_json(ctx.call.args)
         except (ValueError, TypeError) as exc:
-            return f"not representable as JSON ({exc})"
-        except RecursionError:
-            return "nested too deeply"
+            return f"{_culprit(ctx.call.args)} not representable as JSON ({exc})"
         size = len(ctx.args_json)
         if size > self._max_bytes:
             return f"arguments are {size} bytes, over the {self._max_bytes}-byte limit"
@@ -65,7 +71,20 @@ class ValidArgs:
         if error is None:
             return None
         where = "/".join(str(part) for part in error.absolute_path) or "(arguments)"
-        return f"field {where!r}: {error.message}"
+        message = error.message  # quotes the offending value, which may be 60 KB long
+        if len(message) > MAX_MESSAGE:
+            message = message[:MAX_MESSAGE] + "..."
+        return f"field {quoted(where)}: {message}"
+
+
+def _culprit(args: Mapping[str, Any]) -> str:
+    """Which argument has no JSON form (the arguments are size- and depth-bounded here)."""
+    for name, value in args.items():
+        try:
+            canonical_json(value)
+        except (ValueError, TypeError):
+            return f"argument {quoted(name)} is"
+    return "the arguments are"
 
 
 def scope_covers(held: str, required: str) -> bool:

@@ -72,20 +72,46 @@ def run_guarded_calls(url: str, key_file: str, policy_dir: str, worker: int, cou
         audit.close()
 
 
-def crash_inside_the_tool(url: str, key_file: str, policy_dir: str) -> None:
+def crash_inside_the_tool(
+    url: str, key_file: str, policy_dir: str, sqlite_synchronous: str = "full"
+) -> None:
     """Make one allowed call whose tool kills the process: no outcome is ever written."""
-    audit = SqlAuditLog(url, keys=WriterKeys.from_file(Path(key_file)))
-    firewall = Firewall(
+    _crashing_firewall(url, key_file, policy_dir, sqlite_synchronous).run(
+        _crashing_call(), lambda: os._exit(3)
+    )
+
+
+def crash_after_the_tool(
+    url: str, key_file: str, policy_dir: str, sqlite_synchronous: str = "full"
+) -> None:
+    """The tool returns, then the process dies before its deferred outcome is sealed."""
+    firewall = _crashing_firewall(url, key_file, policy_dir, sqlite_synchronous)
+    result = firewall.run(_crashing_call(), lambda: 0)
+    os._exit(3 if isinstance(result, Executed) else 4)
+
+
+def _crashing_firewall(
+    url: str, key_file: str, policy_dir: str, sqlite_synchronous: str
+) -> Firewall:
+    audit = SqlAuditLog(
+        url,
+        keys=WriterKeys.from_file(Path(key_file)),
+        sqlite_synchronous=sqlite_synchronous,  # type: ignore[arg-type]
+        outcome_flush_s=3600.0,  # the outcome waits: only a crash happens meanwhile
+    )
+    return Firewall(
         tools=[TOOL],
         policy=RegoEngine(Path(policy_dir)),
         audit=audit,
         approvals=ApprovalService(SqlApprovalStore(url), audit, {}),
     )
+
+
+def _crashing_call() -> ToolCall:
     principal = Principal(agent_id="crasher", tenant="acme", scopes=frozenset({"crm:read"}))
-    call = ToolCall(
+    return ToolCall(
         tool="crm_lookup",
         args={"customer_id": "c-1", "n": 0},
         principal=principal,
         call_id="call_crashed",
     )
-    firewall.run(call, lambda: os._exit(3))

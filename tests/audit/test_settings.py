@@ -51,3 +51,17 @@ def test_checkpoint_policy_is_validated() -> None:
     assert AuditSettings.model_validate({"checkpoints": {"every_seconds": 60}}).checkpoints == (
         CheckpointPolicy(every_seconds=60)
     )
+
+
+def test_durability_defaults_to_fsync_at_every_commit() -> None:
+    settings = AuditSettings()
+    assert settings.sqlite_synchronous == "full"
+    assert 0 < settings.outcome_flush_s <= 1
+
+
+def test_durability_settings_are_validated() -> None:
+    assert AuditSettings(sqlite_synchronous="normal").sqlite_synchronous == "normal"
+    with pytest.raises(ValidationError):
+        AuditSettings(sqlite_synchronous="off")
+    with pytest.raises(ValidationError):
+        AuditSettings(outcome_flush_s=-1)

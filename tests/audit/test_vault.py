@@ -94,6 +94,28 @@ def test_free_text_quoting_a_personal_value_is_scrubbed() -> None:
     assert {"customer:c-100", "c-100", "jane@example.com"} <= opened
 
 
+def test_mentions_needing_json_escapes_are_scrubbed_in_nested_details() -> None:
+    """Found by the strings themselves, not by their JSON text (which escapes é and ")."""
+    event = EVENT | {
+        "args": {"name": 'Zoë "Z" Ng'},
+        "personal_args": ["name"],
+        "details": {"policy_input": {"history": [{"note": 'for Zoë "Z" Ng'}, ("x",)]}},
+    }
+    protected, sealed = protect(event, JANE)
+    note = protected["details"]["policy_input"]["history"][0]["note"]
+    assert "Zoë" not in note
+    assert parse_reference(note.removeprefix("for ")) is not None
+    assert protected["details"]["policy_input"]["history"][1] == ["x"]
+    assert 'Zoë "Z" Ng' in {open_value(JANE, value) for value in sealed}
+
+
+def test_free_text_without_a_mention_is_left_as_it_was() -> None:
+    event = EVENT | {"reasons": ("nothing personal here",), "details": {"n": 1}}
+    protected, _ = protect(event, JANE)
+    assert protected["reasons"] == ("nothing personal here",)
+    assert protected["details"] is event["details"]
+
+
 def test_short_values_are_not_searched_for_in_free_text() -> None:
     event = EVENT | {"args": {"code": "ab"}, "personal_args": ["code"], "reasons": ["abc"]}
     protected, _ = protect(event, JANE)

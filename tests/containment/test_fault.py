@@ -8,58 +8,19 @@ nothing raises, every refusal is in the audit log, and service resumes with Redi
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from firewall.containment.settings import LimitSettings
 from firewall.gate import Executed
 from firewall.stages.limits import RateLimitRule
 from firewall.types import Deny, DenyCode
-from tests.containment.helpers import closed_port
+from tests.containment.helpers import OwnRedis
 from tests.containment.rig import call, contained_rig
 
 pytestmark = pytest.mark.redis
-
-
-class OwnRedis:
-    """A throwaway redis-server: no persistence, in a temp dir, on a free port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = closed_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._workdir = workdir
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", str(self._workdir),
-        ]  # fmt: skip
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
-
-    def kill(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait(timeout=10)
-            self._process = None
 
 
 @pytest.fixture

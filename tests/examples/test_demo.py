@@ -33,6 +33,11 @@ def test_demo_shows_every_scene_and_exits_zero(demo_run: tuple[Path, str, int]) 
     assert "HOLD     issue_refund(order_id='o-1', amount=20.0" in output
     assert "untrusted content entered this session (from read_ticket)" in output
     assert "denied by alice: looks like a prompt injection" in output
+    assert '"email": "<EMAIL_' in output  # the model sees the CRM record tokenized
+    assert "ada@example.com" not in output.split("OUTBOX")[0]
+    assert "ALLOW    send_email(to='<EMAIL_" in output
+    assert "not to an address the agent typed" in output
+    assert "OUTBOX   the email tool received to='ada@example.com'" in output
     assert "Summary:" in output
     assert "audit chain intact" in output
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from limits.storage import MemoryStorage
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from firewall.containment.outage import OutagePolicy
 from firewall.policy.document import DecisionDocument
 from firewall.stages.base import CallContext
-from firewall.stages.limits import RateLimitCheck, RateLimitRule
+from firewall.stages.limits import RateLimitCheck, RateLimitRule, expire_inline
 from firewall.types import DenyCode, Obligations, Principal, Risk, ToolCall, ToolSpec
 
 
@@ -137,3 +138,27 @@ def test_unreachable_limiter_fails_open_only_for_low_risk_when_configured(
     assert (denial is not None) is refused
     if denial is not None:
         assert denial.reasons[0].startswith("rate limiter unavailable (Redis at 127.0.0.1:")
+
+
+def test_memory_limits_start_no_thread_per_call() -> None:
+    """limits' MemoryStorage would start a Timer thread per call at an agent's pace."""
+    storage = MemoryStorage()
+    check = RateLimitCheck([RateLimitRule(limit="1000/minute")], storage=storage)
+    first_timer = storage.timer  # the one its constructor started
+    first_timer.join()
+    for _ in range(3):
+        time.sleep(0.02)  # longer than the Timer's 10 ms: the library would start another
+        assert check.check(ctx()) is None
+        assert storage.timer is first_timer
+        assert not first_timer.is_alive()
+
+
+def test_inline_expiry_still_drops_expired_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = MemoryStorage()
+    expire_inline(storage, interval_s=0.0)
+    storage.acquire_entry("k", limit=5, expiry=1)
+    assert len(storage.events["k"]) == 1
+    later = time.time() + 5
+    monkeypatch.setattr(time, "time", lambda: later)
+    storage.acquire_entry("other", limit=5, expiry=60)  # any use runs the due expiry
+    assert "k" not in storage.events or not storage.events["k"]

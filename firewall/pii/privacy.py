@@ -1,0 +1,106 @@
+"""The gate's personal-data handling, in one place.
+
+Three views of a call's data, each for one reader:
+
+* the **tool** gets real values: tokens in the arguments are resolved (:meth:`restore_args`);
+* the **policy and the audit log** get commitments: detected personal data becomes
+  ``<EMAIL#3f9a0c1b>`` (keyed, irreversible); tokens stay tokens (:meth:`commitments`).
+  Arguments the tool declares personal (identifiers a policy compares) reach the policy
+  in clear and are sealed per data subject in the audit log (crypto-shredded on erasure);
+* the **model** gets the tool's output with personal data tokenized (or redacted, masked,
+  hashed) as the tool's :class:`PiiRule` and the policy's ``redact`` obligation say
+  (:meth:`protect_output`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from firewall.pii.detect import Detector, PiiKind
+from firewall.pii.protect import Protector
+from firewall.pii.rules import PiiMode, PiiRule
+from firewall.pii.tokens import MemoryTokenVault, TokenScope
+from firewall.types import ToolCall, ToolSpec
+
+DEFAULT_TOKEN_TTL_S = 3600.0
+_COMMIT = PiiRule(mode=PiiMode.HASH)
+_NO_SCOPE = TokenScope(tenant="", session_id="")  # commitments never tokenize
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Privacy:
+    """Resolves tokens for tools, commits personal data for policy and audit, protects output."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        token_ttl_s: float = DEFAULT_TOKEN_TTL_S,
+        default_rule: PiiRule | None = None,
+        hash_key: bytes | None = None,
+        detector: Detector | None = None,
+    ) -> None:
+        self.vault = MemoryTokenVault(clock, ttl_s=token_ttl_s)
+        self.protector = Protector(
+            self.vault, detector or Detector(), hash_key or secrets.token_bytes(32)
+        )
+        self.default_rule = default_rule or PiiRule()
+
+    @staticmethod
+    def scope(call: ToolCall) -> TokenScope:
+        """Where the call's tokens are valid: its tenant's session."""
+        return TokenScope(tenant=call.principal.tenant, session_id=call.session_id)
+
+    def restore_args(self, call: ToolCall) -> dict[str, Any]:
+        """The call's arguments with every token resolved (:class:`TokenError` if one is not)."""
+        if not Protector.has_tokens(call.args):
+            return dict(call.args)
+        restored: dict[str, Any] = self.protector.restore(call.args, self.scope(call))
+        return restored
+
+    def commitments(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``args`` with detected personal data (emails, cards, ...) committed, tokens kept.
+
+        Arguments the tool spec declares personal (identifiers such as a customer id, which
+        policies compare) stay in clear here; the audit log seals them per data subject.
+        """
+        committed: dict[str, Any] = self.protector.protect(dict(args), _NO_SCOPE, _COMMIT)
+        return committed
+
+    def commit(self, value: Any) -> Any:
+        """Any JSON-like value with detected personal data committed (e.g. trusted facts)."""
+        return self.protector.protect(value, _NO_SCOPE, _COMMIT)
+
+    def protect_output(
+        self, call: ToolCall, spec: ToolSpec | None, value: Any, redact: tuple[str, ...] = ()
+    ) -> Any:
+        """What the model may see of a tool's output (strings, mappings and lists inside)."""
+        rule = spec.output_pii if spec and spec.output_pii else self.default_rule
+        return self.protector.protect(value, self.scope(call), rule.with_redacted(redact))
+
+    def replayable(self, policy_input: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
+        """The policy input as the audit log keeps it for replay: no args, no foreign subjects.
+
+        The record's own ``args`` stand in for ``input.args`` (personal ones sealed per data
+        subject, like every mention of ``known`` values). Session subjects that are not
+        ``known`` (another customer read earlier) become commitments: equal stays equal,
+        none equals a real id, so membership rules replay as they decided.
+        """
+        captured = {key: value for key, value in policy_input.items() if key != "args"}
+        session = captured.get("session")
+        if isinstance(session, Mapping):
+            history = [self._known_or_committed(event, known) for event in session["history"]]
+            captured["session"] = {**session, "history": history}
+        return captured
+
+    def _known_or_committed(self, event: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
+        subject = event.get("subject")
+        if not isinstance(subject, str) or subject in known:
+            return dict(event)
+        return {**event, "subject": self.protector.commitment(PiiKind.PERSONAL, subject)}
