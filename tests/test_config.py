@@ -20,7 +20,7 @@ def minimal(**overrides: object) -> dict[str, object]:
 def test_example_config_loads_with_paths_resolved_against_the_file() -> None:
     config = load_config(EXAMPLE)
     names = [tool.name for tool in config.tools]
-    assert names == ["crm_lookup", "read_ticket", "issue_refund", "charge_card"]
+    assert names == ["crm_lookup", "read_ticket", "issue_refund", "charge_card", "send_email"]
     assert config.tools[3].risk is Risk.CRITICAL
     assert config.tools[1].output_labels == ("untrusted",)
     assert config.policy.dir == (EXAMPLE.parent / "../../policies/rego").resolve()
@@ -82,7 +82,7 @@ def test_relative_sqlite_urls_resolve_against_the_config_dir(tmp_path: Path) -> 
 
 def test_example_config_declares_vault_budgets_and_breaker() -> None:
     config = load_config(EXAMPLE)
-    assert [tool.credential for tool in config.tools] == ["crm", None, "payments", "payments"]
+    assert [tool.credential for tool in config.tools] == ["crm", None, "payments", "payments", None]
     assert config.vault.secrets_file == EXAMPLE.with_name("demo_secrets.toml")
     assert sorted(config.vault.credentials) == ["crm", "payments"]
     assert [(rule.per, rule.amount, rule.window) for rule in config.budgets] == [

@@ -11,27 +11,31 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from firewall.gate import Executed, Firewall
-from firewall.stages.shape import MAX_DEPTH
+from firewall.stages.shape import shape_problem
+from firewall.stages.tools import MAX_ARGS_BYTES
 from firewall.types import Principal, ToolCall
 
 from .schema import args_json_schema
 from .screen import unprintable_args
 
 
-def _plain(value: Any, depth: int = 1) -> Any:
-    """Tool kwargs as JSON-safe data (LangChain may hand over pydantic models).
-
-    Past ``MAX_DEPTH`` a value is left as it is: the firewall refuses it as too deep.
-    """
-    if depth > MAX_DEPTH:
-        return value
+def _plain(value: Any) -> Any:
+    """Tool kwargs as JSON-safe data (LangChain may hand over pydantic models)."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, dict):
-        return {key: _plain(item, depth + 1) for key, item in value.items()}
+        return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item, depth + 1) for item in value]
+        return [_plain(item) for item in value]
     return value
+
+
+def _plain_args(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``_plain`` kwargs; too deep or large ones go as they are, for the firewall to refuse."""
+    if shape_problem(kwargs, max_bytes=MAX_ARGS_BYTES) is not None:
+        return kwargs
+    plain: dict[str, Any] = _plain(kwargs)
+    return plain
 
 
 class GuardedTool(BaseTool):
@@ -94,7 +98,7 @@ class GuardedTool(BaseTool):
     def _call(self, kwargs: dict[str, Any]) -> ToolCall:
         return ToolCall(
             tool=self.name,
-            args=_plain(kwargs),
+            args=_plain_args(kwargs),
             principal=self.principal,
             session_id=self.session_id,
         )
