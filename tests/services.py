@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import uuid
-from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
@@ -21,6 +19,8 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+
+from firewall.testing.postgres import fresh_schema as shared_fresh_schema
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -78,19 +78,6 @@ def _unavailable(service: str, url: str, problem: str) -> NoReturn:
     pytest.skip(message)
 
 
-@contextlib.contextmanager
-def fresh_schema(postgres_url: str, prefix: str) -> Iterator[str]:
-    """A URL whose ``search_path`` is a new, empty schema, dropped afterwards."""
-    schema = f"{prefix}_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            # A store left open in a transaction must fail the teardown, not hang it.
-            conn.execute(text("SET lock_timeout = '10s'"))
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+def fresh_schema(postgres_url: str, prefix: str) -> contextlib.AbstractContextManager[str]:
+    """A fresh, dropped-afterwards schema named for tests (see firewall.testing.postgres)."""
+    return shared_fresh_schema(postgres_url, f"{prefix}_test")

@@ -138,29 +138,38 @@ def protect(
         return sealed_value.reference
 
     principal = data.get("principal")
-    mentions: list[str] = []
-    if isinstance(principal, dict) and principal.get("on_behalf_of"):
-        subject = principal["on_behalf_of"]
+    subject = principal.get("on_behalf_of") if isinstance(principal, dict) else None
+    if isinstance(principal, dict) and subject:
         data = {**data, "principal": {**principal, "on_behalf_of": reference(subject)}}
-        mentions += [str(subject), str(subject).rsplit(":", 1)[-1]]
     personal = _personal_args(data)
+    args = dict(data["args"]) if personal else {}
     if personal:
-        args = dict(data["args"])
-        mentions += [args[name] for name in personal if isinstance(args[name], str)]
         data = {**data, "args": args | {name: reference(args[name]) for name in personal}}
+    mentions = sealed_mentions(subject, [args[name] for name in personal])
     data = _scrub_mentions(data, mentions, reference)
     return data, list(sealed.values())
 
 
+def sealed_mentions(subject: Any, personal_values: list[Any]) -> set[str]:
+    """The texts :func:`protect` replaces wherever a record quotes them.
+
+    The data subject (``customer:c-100`` and ``c-100``) and the personal argument values,
+    if long enough to search for.
+    """
+    mentions = [str(subject), str(subject).rsplit(":", 1)[-1]] if subject else []
+    mentions += [value for value in personal_values if isinstance(value, str)]
+    return {mention for mention in mentions if len(mention) >= MIN_MENTION}
+
+
 def _scrub_mentions(
-    data: dict[str, Any], mentions: list[str], reference: Callable[[Any], str]
+    data: dict[str, Any], mentions: set[str], reference: Callable[[Any], str]
 ) -> dict[str, Any]:
     """Replace quoted personal values in the free-text fields of ``data``.
 
     One pass, longest mention first: text already replaced is never searched again.
     Only mentions actually found get a reference (and a sealed value).
     """
-    wanted = sorted({m for m in mentions if len(m) >= MIN_MENTION}, key=len, reverse=True)
+    wanted = sorted(mentions, key=len, reverse=True)
     if not wanted:
         return data
     references: dict[str, str] = {}

@@ -11,8 +11,9 @@ from firewall.audit.keyfiles import generate_key_pair
 from firewall.audit.verify import Trust
 from firewall.bench import audit_load
 from firewall.bench.results import LoadResult
-from firewall.bench.services import BenchSkip, Service, fresh_schema
+from firewall.bench.services import BenchSkip, Service
 from firewall.bench.stats import Throughput
+from firewall.testing.postgres import fresh_schema
 
 Progress = Callable[[str], None]
 

@@ -18,13 +18,14 @@ from firewall.audit.keyfiles import ensure_dev_key, generate_key_pair
 from firewall.audit.settings import AuditSettings
 from firewall.audit.store import SqlAuditLog
 from firewall.bench.opa import opa_server_process
-from firewall.bench.services import Service, fresh_schema, redis_prefix
+from firewall.bench.services import Service, redis_prefix
 from firewall.bench.stats import CallFn
 from firewall.config import FirewallConfig, PolicySettings, StorageSettings
 from firewall.containment.settings import LimitSettings
 from firewall.factory import build_firewall
 from firewall.gate import Executed, Firewall
 from firewall.stages.limits import RateLimitRule
+from firewall.testing.postgres import fresh_schema
 from firewall.types import Principal, ToolCall, ToolSpec
 
 TOOL_NAME = "crm_lookup"
@@ -145,7 +146,7 @@ def postgres_redis_firewall(postgres: Service, redis: Service) -> Iterator[Firew
     postgres_url, redis_url = postgres.require(), redis.require()
     with (
         tempfile.TemporaryDirectory(prefix="firewall-bench-") as tmp,
-        fresh_schema(postgres_url) as url,
+        fresh_schema(postgres_url, "bench") as url,
         redis_prefix(redis_url) as prefix,
     ):
         key_file, _, _ = generate_key_pair(Path(tmp), "bench")

@@ -87,23 +87,6 @@ def _first_line(exc: object) -> str:
 
 
 @contextlib.contextmanager
-def fresh_schema(postgres_url: str, prefix: str = "bench") -> Iterator[str]:
-    """A URL whose ``search_path`` is a new, empty schema, dropped afterwards."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SET lock_timeout = '10s'"))
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@contextlib.contextmanager
 def redis_prefix(redis_url: str, prefix: str = "bench") -> Iterator[str]:
     """A fresh key prefix on ``redis_url``; its keys are deleted afterwards."""
     import redis  # noqa: PLC0415 - the redis extra is optional

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from firewall.audit.vault import sealed_mentions
 from firewall.errors import PolicyError
 from firewall.pii.privacy import Privacy
 from firewall.policy.document import checked_decision
@@ -93,10 +94,6 @@ class PolicyCheck:
 
 def _known_values(ctx: CallContext) -> set[str]:
     """Values the audit log seals wherever they appear: the call's subject and personal args."""
-    principal = ctx.call.principal
-    known = {
-        str(ctx.call.args[name]) for name in ctx.tool_spec.personal_args if name in ctx.call.args
-    }
-    if principal.on_behalf_of:
-        known |= {principal.on_behalf_of, principal.on_behalf_of.rsplit(":", 1)[-1]}
-    return known
+    args = ctx.call.args
+    personal = [args[name] for name in ctx.tool_spec.personal_args if name in args]
+    return sealed_mentions(ctx.call.principal.on_behalf_of, personal)

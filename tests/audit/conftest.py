@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from firewall.audit.keyfiles import WriterKeys, generate_key_pair
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.verify import Trust
+from tests.services import fresh_schema
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
-
-
-def with_search_path(url: str, schema: str) -> str:
-    """``url`` with every connection's search_path set to ``schema``."""
-    parsed = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return parsed.render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -35,18 +27,8 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def pg_url(postgres_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL schema for this test only (dropped afterwards)."""
-    schema = f"audit_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield with_search_path(postgres_url, schema)
-    finally:
-        with admin.connect() as conn:
-            # A log left open in a transaction must fail the teardown, not hang it.
-            conn.execute(text("SET lock_timeout = '10s'"))
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema(postgres_url, "audit") as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -120,3 +120,11 @@ def test_short_values_are_not_searched_for_in_free_text() -> None:
     event = EVENT | {"args": {"code": "ab"}, "personal_args": ["code"], "reasons": ["abc"]}
     protected, _ = protect(event, JANE)
     assert protected["reasons"] == ["abc"]
+
+
+def test_sealed_mentions_are_the_subject_and_personal_strings_long_enough_to_search() -> None:
+    """Texts too short to search for are not scrubbed, so the policy capture commits them."""
+    from firewall.audit.vault import sealed_mentions
+
+    assert sealed_mentions("customer:c1", ["ab", 5, "c-100"]) == {"customer:c1", "c-100"}
+    assert sealed_mentions(None, []) == set()

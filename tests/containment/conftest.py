@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from firewall.containment.budgets import BudgetLedger, MemoryBudgetLedger
 from firewall.containment.budgets_redis import RedisBudgetLedger
@@ -20,6 +18,7 @@ from firewall.containment.freeze import FreezeStore, MemoryFreezeStore
 from firewall.containment.freeze_stores import RedisFreezeStore, SqlFreezeStore
 from firewall.containment.settings import LimitSettings
 from tests.containment.helpers import closing, delete_prefix
+from tests.services import fresh_schema
 
 LEDGERS = [pytest.param("memory", id="memory"), pytest.param("redis", id="redis")]
 FREEZE_STORES = [
@@ -82,14 +81,5 @@ def freeze_store(
 @pytest.fixture
 def pg_schema_url(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL schema for this test only, dropped afterwards."""
-    schema = f"freeze_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema(postgres_url, "freeze") as url:
+        yield url
