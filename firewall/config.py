@@ -18,6 +18,7 @@ from firewall.containment.stores import is_redis
 from firewall.credentials.vault import VaultSettings
 from firewall.errors import ConfigError
 from firewall.pii.rules import PiiSettings
+from firewall.session import MAX_RECENT_EVENTS, RECENT_EVENTS
 from firewall.settings import GateSettings
 from firewall.stages.limits import RateLimitRule
 from firewall.types import Frozen, ToolSpec
@@ -52,6 +53,13 @@ class PolicySettings(Frozen):
 
     engine: str = "embedded"
     dir: Path = Path("policies/rego")
+    session_history: int = Field(
+        default=RECENT_EVENTS,
+        ge=0,
+        le=MAX_RECENT_EVENTS,
+        description="Latest calls of the session the policy sees in full "
+        "(input.session.history); the rest of the session reaches it summarized.",
+    )
 
 
 class FirewallConfig(Frozen):

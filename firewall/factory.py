@@ -15,6 +15,7 @@ from firewall.credentials.vault import CredentialVault
 from firewall.gate import Firewall, utc_now
 from firewall.pii.privacy import Privacy
 from firewall.policy.engine import engine_from_url
+from firewall.session import MemorySessionStore
 from firewall.stages.policy import FactsProvider
 
 
@@ -72,4 +73,5 @@ def build_firewall(
         privacy=Privacy(
             clock=clock, token_ttl_s=config.pii.token_ttl_s, default_rule=config.pii.output
         ),
+        sessions=MemorySessionStore(recent_events=config.policy.session_history),
     )

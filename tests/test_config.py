@@ -136,3 +136,10 @@ def test_vault_paths_resolve_against_the_config_dir(tmp_path: Path) -> None:
     config = parse_config(minimal(vault=vault), tmp_path)
     assert config.vault.secrets_file == (tmp_path / "secrets.toml").resolve()
     assert config.vault.signing_key_file == Path("/abs/cap.pem")
+
+
+def test_session_history_is_bounded_and_names_the_key() -> None:
+    assert parse_config(minimal(policy={"session_history": 3})).policy.session_history == 3
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(policy={"session_history": 1000}))
+    assert info.value.key == "policy.session_history"

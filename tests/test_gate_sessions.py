@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from firewall.audit.keyfiles import ensure_dev_key
+from firewall.config import parse_config
+from firewall.factory import build_firewall
 from firewall.gate import Executed
+from firewall.session import MAX_SUBJECTS_PER_TOOL, RECENT_EVENTS
 from firewall.types import Deny, DenyCode, Risk, ToolCall, ToolSpec
 from tests.gate_helpers import AGENT, make_rig
 
@@ -15,10 +19,9 @@ import rego.v1
 
 default decision := {"outcome": "allow", "reasons": []}
 
-decision := {"outcome": "deny", "reasons": [sprintf("tainted by %v", [event.tool])]} if {
+decision := {"outcome": "deny", "reasons": [sprintf("tainted by %v", [source])]} if {
     input.tool.name == "pay"
-    some event in input.session.history
-    "untrusted" in event.labels
+    some source in input.session.sources.untrusted
 }
 """
 
@@ -64,3 +67,62 @@ def test_history_records_the_subject_of_each_call(tmp_path: Path) -> None:
     rig.firewall.run(call("lookup", customer_id="c-9"), rig.tool())
     subjects = [e.subject for e in rig.firewall.sessions.history("acme", "s1")]
     assert subjects == ["c-9", "c-9"]
+
+
+def test_untrusted_content_taints_the_session_long_after_it_left_the_recent_history(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path, policy=POLICY, tools=TOOLS)
+    rig.firewall.run(call("read_ticket", ticket_id="t-1"), rig.tool("ticket text"))
+    for _ in range(RECENT_EVENTS * 3):
+        rig.firewall.run(call("lookup", customer_id="c-9"), rig.tool())
+    assert all(e.tool == "lookup" for e in rig.firewall.sessions.history("acme", "s1"))
+    refused = rig.firewall.run(call("pay", amount=5), rig.tool())
+    assert isinstance(refused, Deny)
+    assert refused.reasons == ("tainted by read_ticket",)
+
+
+def test_the_policy_sees_the_whole_session_summarized(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, policy=POLICY, tools=TOOLS)
+    rig.firewall.run(call("read_ticket", ticket_id="t-1"), rig.tool())
+    rig.firewall.run(call("lookup", customer_id="c-9"), rig.tool())
+    rig.firewall.run(call("pay", amount=5), rig.tool())
+    session = rig.firewall.sessions.policy_view("acme", "s1")
+    assert session["calls"] == 5  # read_ticket allow + ok, lookup allow + ok, pay deny
+    assert session["labels"] == ["untrusted"]
+    assert session["sources"] == {"untrusted": ["read_ticket"]}
+    assert session["subjects"] == {"lookup": ["c-9"]}
+    assert session["counts"] == {
+        "read_ticket": {"allow": 1, "ok": 1},
+        "lookup": {"allow": 1, "ok": 1},
+        "pay": {"deny": 1},
+    }
+    assert [e["tool"] for e in session["history"]][-1] == "pay"
+
+
+def test_a_session_keeps_a_bounded_number_of_subjects_per_tool(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, policy=POLICY, tools=TOOLS)
+    for index in range(MAX_SUBJECTS_PER_TOOL + 5):
+        rig.firewall.run(call("lookup", customer_id=f"c-{index}"), rig.tool())
+    subjects = rig.firewall.sessions.policy_view("acme", "s1")["subjects"]["lookup"]
+    assert subjects == [f"c-{index}" for index in range(MAX_SUBJECTS_PER_TOOL)]
+
+
+def test_build_firewall_keeps_the_configured_number_of_latest_calls(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "policy": {"dir": str(tmp_path), "session_history": 1},
+            "storage": {"url": f"sqlite:///{tmp_path / 'fw.db'}"},
+            "audit": {"key_file": str(ensure_dev_key(tmp_path))},
+            "tools": [{"name": "lookup", "scope": "crm:read"}],
+        }
+    )
+    (tmp_path / "allow.rego").write_text(POLICY)
+    firewall = build_firewall(config)
+    try:
+        for _ in range(3):
+            firewall.run(call("lookup"), lambda: "ok")
+        assert len(firewall.sessions.history("acme", "s1")) == 1
+        assert firewall.sessions.policy_view("acme", "s1")["calls"] == 6
+    finally:
+        firewall.close()

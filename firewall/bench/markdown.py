@@ -17,9 +17,9 @@ METHOD = """\
   call of every scenario, in a fresh (seeded) random order, so all of them share the
   same machine noise and none always runs right after the same other one (whose
   after-effects, such as the OPA process finishing a request, would land on it). Each
-  scenario first makes {warmup} unmeasured calls; with 100 or more, the session history
-  the policy sees is at its cap of 100 events, so the figures are a long session's
-  steady state. The rounds stop early after {budget:.0f} s (a busy machine), so a
+  scenario first makes {warmup} unmeasured calls, so the policy sees a long session
+  (summarized, with its latest calls in full) and the figures are its steady state. The
+  rounds stop early after {budget:.0f} s (a busy machine), so a
   default run stays under five minutes; the count measured is the one stated above.
   Only errors are logged while measuring (the gate logs nothing for an allowed call;
   set-up warnings such as the development key's would break up the output).

@@ -20,7 +20,7 @@ from firewall.bench.services import BenchSkip
 from firewall.bench.stats import CallFn, Latency, timed_us
 
 Progress = Callable[[str], None]
-WARMUP_CALLS = 100  # fills the session history (capped at 100 events) to its steady state
+WARMUP_CALLS = 100  # a long session: the policy sees its summary and latest calls in full
 ORDER_SEED = 7
 QUICK_AUDIT = AuditLoad(calls=10, writers=2, writer_calls=3, verify_records=200)
 

@@ -11,7 +11,9 @@ DEFAULT_DATA_DIR = Path(".firewall")
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Store URL, e.g. sqlite:///data/firewall.db or postgresql+psycopg://..."),
+    typer.Option(
+        "--db", help="Store URL, e.g. sqlite:///data/firewall.db or postgresql+psycopg://..."
+    ),
 ]
 DataDirOption = Annotated[
     Path | None,

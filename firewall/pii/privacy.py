@@ -95,12 +95,21 @@ class Privacy:
         captured = {key: value for key, value in policy_input.items() if key != "args"}
         session = captured.get("session")
         if isinstance(session, Mapping):
-            history = [self._known_or_committed(event, known) for event in session["history"]]
-            captured["session"] = {**session, "history": history}
+            captured["session"] = self._session_for_replay(session, known)
         return captured
 
-    def _known_or_committed(self, event: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
-        subject = event.get("subject")
+    def _session_for_replay(self, session: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
+        history = [
+            {**event, "subject": self._known_or_committed(event.get("subject"), known)}
+            for event in session.get("history", ())
+        ]
+        subjects = {
+            tool: [self._known_or_committed(subject, known) for subject in tool_subjects]
+            for tool, tool_subjects in session.get("subjects", {}).items()
+        }
+        return {**session, "history": history, "subjects": subjects}
+
+    def _known_or_committed(self, subject: object, known: set[str]) -> object:
         if not isinstance(subject, str) or subject in known:
-            return dict(event)
-        return {**event, "subject": self.protector.commitment(PiiKind.PERSONAL, subject)}
+            return subject
+        return self.protector.commitment(PiiKind.PERSONAL, subject)

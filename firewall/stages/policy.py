@@ -11,7 +11,7 @@ from firewall.errors import PolicyError
 from firewall.pii.privacy import Privacy
 from firewall.policy.document import checked_decision
 from firewall.policy.engine import PolicyEngine
-from firewall.session import SessionEvent, SessionStore, session_view
+from firewall.session import SessionStore, session_view
 from firewall.stages.base import CallContext
 from firewall.stages.shape import shape_problem
 from firewall.types import Deny, DenyCode, ToolCall
@@ -21,7 +21,7 @@ FactsProvider = Callable[[ToolCall], Mapping[str, Any]]
 
 
 def policy_input(
-    ctx: CallContext, now: datetime, history: list[SessionEvent] | None = None
+    ctx: CallContext, now: datetime, session: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The input document of the policy, as described in ARCHITECTURE.md section 3."""
     call = ctx.call
@@ -29,7 +29,7 @@ def policy_input(
         "tool": ctx.tool_spec.policy_view(),
         "args": call.args if ctx.policy_args is None else ctx.policy_args,
         "principal": call.principal.policy_view(),
-        "session": session_view(call.session_id, history or []),
+        "session": session if session is not None else session_view(call.session_id),
         "context": {"time": now.isoformat(), "facts": dict(ctx.facts)},
     }
 
@@ -58,10 +58,12 @@ class PolicyCheck:
         if denial is not None:
             return denial
         call = ctx.call
-        history = (
-            self._sessions.history(call.principal.tenant, call.session_id) if self._sessions else []
+        session = (
+            self._sessions.policy_view(call.principal.tenant, call.session_id)
+            if self._sessions
+            else None
         )
-        ctx.policy_input = policy_input(ctx, self._clock(), history)
+        ctx.policy_input = policy_input(ctx, self._clock(), session)
         try:
             document = checked_decision(self._engine.evaluate(ctx.policy_input))
         except PolicyError as exc:

@@ -3,10 +3,10 @@ package firewall
 
 import rego.v1
 
-# Tools whose output put untrusted content (tickets, emails) into this session.
-untrusted_sources contains event.tool if {
-	some event in input.session.history
-	"untrusted" in event.labels
+# Tools whose output put untrusted content (tickets, emails) into this session, at any
+# point: input.session.sources keeps every label's sources for the whole session.
+untrusted_sources contains source if {
+	some source in object.get(input.session, ["sources", "untrusted"], [])
 }
 
 # (a) Prompt injection arrives through tool output: after untrusted content entered the
@@ -17,12 +17,12 @@ hold contains sprintf("untrusted content entered this session (from %s); a super
 	some source in untrusted_sources
 }
 
-# (b) A session acting for one customer reads no other customer's record.
-session_customers contains event.subject if {
-	some event in input.session.history
-	event.tool == "crm_lookup"
-	event.outcome in {"allow", "ok"}
-	is_string(event.subject)
+# (b) A session acting for one customer reads no other customer's record. The session's
+# customers: those whose record it was allowed to read (input.session.subjects keeps the
+# subjects of each tool's allowed calls), and the one the principal acts for.
+session_customers contains customer if {
+	some customer in object.get(input.session, ["subjects", "crm_lookup"], [])
+	is_string(customer)
 }
 
 session_customers contains trim_prefix(input.principal.on_behalf_of, "customer:") if {

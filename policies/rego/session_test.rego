@@ -6,7 +6,7 @@ import rego.v1
 
 import data.firewall
 
-ticket_read := [{"tool": "read_ticket", "outcome": "ok", "labels": ["untrusted"], "subject": null}]
+ticket_read_sources := ["read_ticket"]
 
 acme_order := {"id": "o-1", "tenant": "acme", "amount": 80, "customer_id": "c-100"}
 
@@ -15,7 +15,7 @@ test_small_refund_after_untrusted_content_is_held if {
 		with input.args as {"order_id": "o-1", "amount": 20}
 		with input.principal as {"tenant": "acme", "agent_id": "bot"}
 		with input.context as {"facts": {"order": acme_order}}
-		with input.session as {"history": ticket_read}
+		with input.session as {"labels": ["untrusted"], "sources": {"untrusted": ticket_read_sources}, "subjects": {}}
 }
 
 test_hold_reason_names_the_untrusted_source if {
@@ -23,7 +23,7 @@ test_hold_reason_names_the_untrusted_source if {
 		with input.args as {"order_id": "o-1", "amount": 20}
 		with input.principal as {"tenant": "acme", "agent_id": "bot"}
 		with input.context as {"facts": {"order": acme_order}}
-		with input.session as {"history": ticket_read}
+		with input.session as {"labels": ["untrusted"], "sources": {"untrusted": ticket_read_sources}, "subjects": {}}
 	contains(reason, "read_ticket")
 }
 
@@ -32,7 +32,7 @@ test_small_refund_in_a_clean_session_is_allowed if {
 		with input.args as {"order_id": "o-1", "amount": 20}
 		with input.principal as {"tenant": "acme", "agent_id": "bot"}
 		with input.context as {"facts": {"order": acme_order}}
-		with input.session as {"history": []}
+		with input.session as {"labels": [], "sources": {}, "subjects": {}}
 }
 
 test_reading_a_second_customer_is_denied if {
@@ -40,7 +40,7 @@ test_reading_a_second_customer_is_denied if {
 		with input.args as {"customer_id": "c-101"}
 		with input.principal as {"tenant": "acme", "agent_id": "bot"}
 		with input.context as {"facts": {"customer": {"id": "c-101", "tenant": "acme"}}}
-		with input.session as {"history": [{"tool": "crm_lookup", "outcome": "ok", "labels": [], "subject": "c-100"}]}
+		with input.session as {"sources": {}, "subjects": {"crm_lookup": ["c-100"]}}
 }
 
 test_acting_for_a_customer_denies_reading_another if {
@@ -48,7 +48,7 @@ test_acting_for_a_customer_denies_reading_another if {
 		with input.args as {"customer_id": "c-101"}
 		with input.principal as {"tenant": "acme", "agent_id": "bot", "on_behalf_of": "customer:c-100"}
 		with input.context as {"facts": {"customer": {"id": "c-101", "tenant": "acme"}}}
-		with input.session as {"history": []}
+		with input.session as {"labels": [], "sources": {}, "subjects": {}}
 }
 
 test_rereading_the_same_customer_is_allowed if {
@@ -56,5 +56,5 @@ test_rereading_the_same_customer_is_allowed if {
 		with input.args as {"customer_id": "c-100"}
 		with input.principal as {"tenant": "acme", "agent_id": "bot", "on_behalf_of": "customer:c-100"}
 		with input.context as {"facts": {"customer": {"id": "c-100", "tenant": "acme"}}}
-		with input.session as {"history": [{"tool": "crm_lookup", "outcome": "ok", "labels": [], "subject": "c-100"}]}
+		with input.session as {"sources": {}, "subjects": {"crm_lookup": ["c-100"]}}
 }

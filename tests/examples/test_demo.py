@@ -73,8 +73,8 @@ SWAP_3_AND_4 = (
 @pytest.mark.parametrize(
     "sql",
     [
-        "UPDATE audit_records SET body = replace(body, '\"outcome\":\"deny\"',"
-        " '\"outcome\":\"allow\"') WHERE seq = 3",
+        'UPDATE audit_records SET body = replace(body, \'"outcome":"deny"\','
+        ' \'"outcome":"allow"\') WHERE seq = 3',
         "UPDATE audit_records SET body = replace(body, '\"amount\":25',"
         " '\"amount\":2500') WHERE seq = 4",
         "DELETE FROM audit_records WHERE seq = 4",

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from firewall.gate import Executed
-from firewall.session import MAX_EVENTS_PER_SESSION, SessionEvent
+from firewall.session import RECENT_EVENTS, SessionEvent, summarized
 from firewall.stages.policy import FactsProvider
 from firewall.types import Deny
 from tests.malformed.corpus import REFUSALS, UNBUILDABLE, Refusal, Unbuildable, nested_dicts
@@ -80,23 +80,30 @@ def test_a_long_session_keeps_only_its_recent_history(tmp_path: Path) -> None:
         event = SessionEvent(tool="crm_lookup", outcome="ok", subject=f"c-{index}")
         rig.firewall.sessions.record("acme", "default", event)
     history = rig.firewall.sessions.history("acme", "default")
-    assert len(history) == MAX_EVENTS_PER_SESSION
+    assert len(history) == RECENT_EVENTS
     assert history[-1].subject == "c-9999"
+    assert rig.firewall.sessions.policy_view("acme", "default")["calls"] == 10_000
     assert runs_normally(rig)
 
 
 class EndlessSessions:
-    """A session store that never forgets: every session has ``size`` earlier calls."""
+    """A session store that never forgets: every session has ``size`` earlier calls in full."""
 
     def __init__(self, size: int) -> None:
         self.size = size
 
+    def policy_view(self, tenant: str, session_id: str) -> dict[str, Any]:
+        return {**summarized(session_id, []), "history": [self._event().policy_view()] * self.size}
+
     def history(self, tenant: str, session_id: str) -> list[SessionEvent]:
-        event = SessionEvent(tool="crm_lookup", outcome="ok", labels=("seen",), subject="c-1")
-        return [event] * self.size
+        return [self._event()] * self.size
 
     def record(self, tenant: str, session_id: str, event: SessionEvent) -> None:
         """Nothing to add: the history is already endless."""
+
+    @staticmethod
+    def _event() -> SessionEvent:
+        return SessionEvent(tool="crm_lookup", outcome="ok", labels=("seen",), subject="c-1")
 
 
 def test_a_policy_input_with_a_huge_session_history_still_decides(tmp_path: Path) -> None:

@@ -86,3 +86,24 @@ def test_protecting_output_twice_keeps_the_tokens_it_made() -> None:
     privacy = Privacy()
     once = privacy.protect_output(_call({}), CRM, "write to ada@example.com")
     assert privacy.protect_output(_call({}), CRM, once) == once
+
+
+def test_the_replay_capture_commits_every_subject_but_the_calls_own() -> None:
+    """Another customer read earlier in the session is a commitment, in history and subjects."""
+    privacy = Privacy()
+    session = {
+        "id": "s-1",
+        "subjects": {"crm_lookup": ["c-100", "c-200"]},
+        "history": [
+            {"tool": "crm_lookup", "outcome": "ok", "labels": [], "subject": "c-200"},
+            {"tool": "read_ticket", "outcome": "ok", "labels": [], "subject": None},
+        ],
+    }
+    captured = privacy.replayable({"args": {"customer_id": "c-100"}, "session": session}, {"c-100"})
+    [own, other] = captured["session"]["subjects"]["crm_lookup"]
+    assert "args" not in captured
+    assert own == "c-100"
+    assert other != "c-200"
+    assert other.startswith("<")
+    assert captured["session"]["history"][0]["subject"] == other
+    assert captured["session"]["history"][1]["subject"] is None
