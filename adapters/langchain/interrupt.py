@@ -29,7 +29,7 @@ from firewall.stages.base import CallContext
 from firewall.types import Allow, Deny, DenyCode, Hold, ToolCall
 
 from .messages import refusal_message
-from .middleware import FirewallMiddleware, PrincipalSource, ToolResult
+from .middleware import FirewallMiddleware, PrincipalSource, ToolResult, reply_id
 
 SETTLE_S = 2.0
 
@@ -55,12 +55,12 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
         if isinstance(decision, Hold):
             decision = self._resolve(call, decision)
         if isinstance(decision, Deny):
-            return refusal_message(decision, tool_call_id=call.call_id, tool=call.tool)
+            return refusal_message(decision, tool_call_id=reply_id(request, call), tool=call.tool)
         result = self.firewall.run_allowed(
             call, lambda: handler(self._restored(call, request)), redact=_redactions(decision)
         )
         if isinstance(result, Deny):
-            return refusal_message(result, tool_call_id=call.call_id, tool=call.tool)
+            return refusal_message(result, tool_call_id=reply_id(request, call), tool=call.tool)
         return self._model_view(call, result)
 
     async def awrap_tool_call(
@@ -73,12 +73,12 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
         if isinstance(decision, Hold):
             decision = await self._aresolve(call, decision)
         if isinstance(decision, Deny):
-            return refusal_message(decision, tool_call_id=call.call_id, tool=call.tool)
+            return refusal_message(decision, tool_call_id=reply_id(request, call), tool=call.tool)
         result = await self.firewall.arun_allowed(
             call, lambda: handler(self._restored(call, request)), redact=_redactions(decision)
         )
         if isinstance(result, Deny):
-            return refusal_message(result, tool_call_id=call.call_id, tool=call.tool)
+            return refusal_message(result, tool_call_id=reply_id(request, call), tool=call.tool)
         return self._model_view(call, result)
 
     def _decide(self, call: ToolCall) -> Allow | Deny | Hold:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,13 +13,35 @@ from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
 from firewall.gate import Executed, Firewall
-from firewall.types import Principal, ToolCall, new_id
+from firewall.types import CALL_ID_PATTERN, Principal, ToolCall, new_id
 
 from .messages import refusal_message
 from .schema import args_json_schema
 
 ToolResult = ToolMessage | Command[Any]
 PrincipalSource = Principal | Callable[[ToolCallRequest], Principal]
+
+
+_CALL_ID = re.compile(CALL_ID_PATTERN)
+
+
+def call_id_of(request: ToolCallRequest) -> str:
+    """The firewall's call id for the model's tool call: its own id when that is one.
+
+    Any other id the model gave (too long, not printable ASCII) maps to the same digest
+    each time, so a resumed run finds the hold of the call it paused on.
+    """
+    given = request.tool_call.get("id")
+    if not given:
+        return new_id("call")
+    if _CALL_ID.fullmatch(given):
+        return given
+    return "call_" + hashlib.sha256(given.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def reply_id(request: ToolCallRequest, call: ToolCall) -> str:
+    """The ``tool_call_id`` of the answer: the model's own id, which it matches answers by."""
+    return request.tool_call.get("id") or call.call_id
 
 
 def _session_id(request: ToolCallRequest) -> str:
@@ -51,7 +75,7 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
             args=dict(request.tool_call["args"]),
             principal=self._principal_for(request),
             session_id=_session_id(request),
-            call_id=request.tool_call.get("id") or new_id("call"),
+            call_id=call_id_of(request),
         )
 
     def _restored(self, call: ToolCall, request: ToolCallRequest) -> ToolCallRequest:
@@ -76,7 +100,7 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         result = self.firewall.run(call, lambda: handler(self._restored(call, request)))
         if isinstance(result, Executed):
             return self._model_view(call, result)
-        return refusal_message(result, tool_call_id=call.call_id, tool=call.tool)
+        return refusal_message(result, tool_call_id=reply_id(request, call), tool=call.tool)
 
     async def awrap_tool_call(
         self,
@@ -87,4 +111,4 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         result = await self.firewall.arun(call, lambda: handler(self._restored(call, request)))
         if isinstance(result, Executed):
             return self._model_view(call, result)
-        return refusal_message(result, tool_call_id=call.call_id, tool=call.tool)
+        return refusal_message(result, tool_call_id=reply_id(request, call), tool=call.tool)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from firewall.adapters.langchain import FirewallMiddleware
 from firewall.examples.support_agent.agent import ScriptedChatModel
 from langchain.agents import create_agent
@@ -12,6 +14,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 from firewall.settings import GateSettings
+from firewall.types import CALL_ID_PATTERN
 from tests.gate_helpers import AGENT, make_rig
 
 
@@ -74,3 +77,22 @@ def test_firewall_call_id_is_the_models_tool_call_id(tmp_path: Path) -> None:
     turns = [turn("lookup", "call-abc", customer_id="c-1"), AIMessage(content="done")]
     run_agent(tmp_path, turns)
     assert {r.call_id for r in make_rig(tmp_path).records()} == {"call-abc"}
+
+
+@pytest.mark.parametrize("model_id", ["x" * 300, "call 1", "call-ü", "toolu_\u200b01"])
+def test_a_model_call_id_the_firewall_cannot_key_by_is_mapped_not_fatal(
+    tmp_path: Path, model_id: str
+) -> None:
+    """The call runs, the answer carries the model's id, the audit a stable printable one."""
+    turns = [
+        turn("lookup", model_id, customer_id="c-1"),
+        turn("lookup", model_id, customer_id=7),
+        AIMessage(content="done"),
+    ]
+    (ok, refused), executed = run_agent(tmp_path, turns)
+    assert executed == ["lookup:c-1"]
+    assert (ok.tool_call_id, refused.tool_call_id) == (model_id, model_id)
+    assert refused.status == "error"
+    [audited_id] = {r.call_id for r in make_rig(tmp_path).records()}
+    assert re.fullmatch(CALL_ID_PATTERN, audited_id)
+    assert audited_id.startswith("call_")
