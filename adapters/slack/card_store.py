@@ -26,10 +26,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.schema import CreateTable
 
 from firewall.approvals.store import UtcDateTime, make_engine
 from firewall.errors import StoreError
+from firewall.sqlddl import create_missing
 
 UNSHOWN = -1
 
@@ -68,7 +68,7 @@ class SqlCardStore:
         self._lock = threading.Lock() if in_memory else nullcontext()
         try:
             with self._connection() as conn:
-                conn.execute(CreateTable(cards_table, if_not_exists=True))
+                create_missing(conn, cards_table)
         except StoreError:
             self._engine.dispose()
             raise

@@ -27,22 +27,20 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from firewall.approvals.base import check_successor
 from firewall.approvals.models import DECISION_FIELDS, HoldRecord, HoldState
 from firewall.errors import ConfigError, MissingDependencyError, StoreError
+from firewall.sqlddl import create_missing
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 POSTGRES_CONNECT_TIMEOUT_S = 10
-CREATE_LOCK = {"name": "firewall:create:approval_holds"}
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -109,12 +107,7 @@ class SqlApprovalStore:
         self._lock = threading.Lock() if in_memory else nullcontext()
         try:
             with self._connection(begin=True) as conn:
-                if conn.dialect.name == "postgresql":
-                    # IF NOT EXISTS does not stop two processes creating it at once.
-                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), CREATE_LOCK)
-                conn.execute(CreateTable(holds_table, if_not_exists=True))
-                for index in _indexes:
-                    conn.execute(CreateIndex(index, if_not_exists=True))
+                create_missing(conn, holds_table, indexes=tuple(_indexes))
         except StoreError:
             self._engine.dispose()
             raise

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from firewall.containment.freeze import FreezeEntry, FreezeStore, MemoryFreezeStore
 from firewall.containment.settings import LimitSettings
 from firewall.containment.stores import describe_url, is_redis, redis_client
+from firewall.sqlddl import create_missing
 
 _metadata = MetaData()
 freezes_table = Table(
@@ -52,7 +53,8 @@ class SqlFreezeStore:
     def __init__(self, url: str) -> None:
         self.where = describe_url(url)
         self._engine = create_engine(url)
-        _metadata.create_all(self._engine, checkfirst=True)
+        with self._engine.begin() as conn:
+            create_missing(conn, freezes_table)
 
     def freeze(self, entry: FreezeEntry, *, overwrite: bool = True) -> bool:
         data = entry.model_dump_json()
