@@ -7,6 +7,7 @@ Every type here is frozen. Decisions are data: a stage ends a call by returning 
 from __future__ import annotations
 
 import functools
+import unicodedata
 import uuid
 from datetime import datetime
 from enum import StrEnum
@@ -23,6 +24,23 @@ SCOPE_PATTERN = r"^[a-z][a-z0-9_.-]*(:[a-z0-9_.*-]+)*$"
 CREDENTIAL_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 CALL_ID_PATTERN = r"^[!-~]{1,128}$"
 """Printable ASCII: a call id is a lookup key in the audit and approval stores."""
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _printable(text: str) -> str:
+    """``text`` if it has no control, format (zero-width, bidi) or unassigned characters.
+
+    Identity fields reach Slack cards, audit listings and logs, where such characters
+    hide or reorder text ("alice\u202e" shows as someone else) or forge lines.
+    """
+    bad = next((ch for ch in text if unicodedata.category(ch) in _UNPRINTABLE), None)
+    if bad is not None:
+        raise ValueError(f"has the unprintable character U+{ord(bad):04X} at {text.index(bad)}")
+    return text
+
+
+Identity = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
+"""An agent, tenant, customer, operator or session name: printable text."""
 
 
 class Frozen(BaseModel):
@@ -94,13 +112,13 @@ class ToolSpec(Frozen):
 class Principal(Frozen):
     """Who is calling: an agent, for a tenant, with scopes, maybe for a customer."""
 
-    agent_id: Annotated[str, Field(min_length=1, max_length=128)]
-    tenant: Annotated[str, Field(min_length=1, max_length=128)]
-    scopes: frozenset[str] = frozenset()
-    on_behalf_of: str | None = Field(
+    agent_id: Annotated[Identity, Field(max_length=128)]
+    tenant: Annotated[Identity, Field(max_length=128)]
+    scopes: frozenset[Identity] = frozenset()
+    on_behalf_of: Identity | None = Field(
         default=None, description="The customer the agent acts for, e.g. 'customer:42'."
     )
-    requested_by: str | None = Field(
+    requested_by: Identity | None = Field(
         default=None,
         description="The human operator behind the agent session; may never approve its calls.",
     )
@@ -122,7 +140,7 @@ class ToolCall(Frozen):
     tool: str
     args: dict[str, Any]
     principal: Principal
-    session_id: str = "default"
+    session_id: Identity = "default"
     call_id: Annotated[str, Field(pattern=CALL_ID_PATTERN)] = Field(
         default_factory=lambda: new_id("call")
     )

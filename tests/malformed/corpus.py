@@ -254,18 +254,6 @@ DEPTH_BOMBS = [
 
 PRINCIPALS = [
     Refusal(
-        "a NUL in the agent id",
-        lookup_as(principal(agent_id="support-bot\x00")),
-        POLICY_ERROR,
-        ("input.principal.agent_id", "NUL character"),
-    ),
-    Refusal(
-        "a NUL in on_behalf_of",
-        lookup_as(principal(on_behalf_of="customer:1\x00")),
-        POLICY_ERROR,
-        ("input.principal.on_behalf_of", "NUL character"),
-    ),
-    Refusal(
         "100,000 scopes but not the tool's",
         lookup_as(principal(scopes=frozenset(f"s{i}:read" for i in range(100_000)))),
         SCOPE,
@@ -273,15 +261,6 @@ PRINCIPALS = [
     ),
     Refusal("a bare '*' scope", lookup_as(principal(scopes={"*"})), SCOPE, ("'crm:read'",)),
     Refusal("an upper-case scope", lookup_as(principal(scopes={"CRM:READ"})), SCOPE, ("crm:read",)),
-    Refusal("an empty scope", lookup_as(principal(scopes={""})), SCOPE, ("crm:read",)),
-    Refusal(
-        "a NUL in the session id",
-        lambda: ToolCall(
-            tool="crm_lookup", args={"customer_id": "c-1"}, principal=AGENT, session_id="s\x00"
-        ),
-        POLICY_ERROR,
-        ("input.session.id", "NUL character"),
-    ),
 ]
 
 FACTS = [
@@ -368,6 +347,31 @@ UNBUILDABLE = [
     Unbuildable("a number for the agent id", principal_of(agent_id=7), "agent_id"),
     Unbuildable("an empty tenant", principal_of(tenant=""), "tenant"),
     Unbuildable("scopes given as one string", principal_of(scopes="crm:read"), "scopes"),
+    Unbuildable("an empty scope", principal_of(scopes=[""]), "scopes"),
+    Unbuildable(
+        "a NUL in the agent id",
+        principal_of(agent_id="support-bot\x00"),
+        "unprintable character U\\+0000",
+    ),
+    Unbuildable(
+        "a bidi override in the agent id",
+        principal_of(agent_id="bot\u202e"),
+        "unprintable character U\\+202E",
+    ),
+    Unbuildable(
+        "a newline in the tenant", principal_of(tenant="acme\nok"), "unprintable character U\\+000A"
+    ),
+    Unbuildable(
+        "a NUL in on_behalf_of",
+        principal_of(on_behalf_of="customer:1\x00"),
+        "unprintable character U\\+0000",
+    ),
+    Unbuildable(
+        "a zero-width space in requested_by",
+        principal_of(requested_by="b\u200bob"),
+        "unprintable character U\\+200B",
+    ),
+    Unbuildable("a NUL in the session id", tool_call(session_id="s\x00"), "session_id"),
     Unbuildable("None for the arguments", tool_call(args=None), "args"),
     Unbuildable("a list for the arguments", tool_call(args=["c-1"]), "args"),
     Unbuildable("a JSON string for the arguments", tool_call(args='{"a": 1}'), "args"),
