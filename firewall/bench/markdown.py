@@ -7,6 +7,7 @@ from firewall.bench.render import (
     LOAD_HEADERS,
     load_cells,
     markdown_table,
+    phase_rows,
     ratio_lines,
     scenario_cells,
 )
@@ -61,12 +62,30 @@ METHOD = """\
 """
 
 
+def _breakdown_section(report: BenchReport) -> str:
+    """``## Where the time goes`` set off by blank lines; empty if it was not measured."""
+    if not report.breakdown:
+        return ""
+    return f"""
+## Where the time goes (embedded guarded call)
+
+One allowed call on embedded defaults, split into its phases in a separate pass of
+{report.breakdown_calls} calls, timed by wrappers around the stages and the gate's steps
+(which add a little time of their own): each phase's median per call and its share of
+the median call. A phase excludes the other phases it calls; an *of which* row is part
+of the row above it; *other* is the gate's own work between the phases.
+
+{markdown_table(phase_rows(report))}
+"""
+
+
 def markdown_report(report: BenchReport, image: str = "benchmarks.png") -> str:
     """The whole ``benchmarks.md``."""
     latency = [list(HEADERS)] + [scenario_cells(report, r) for r in report.scenarios]
     audit = [list(LOAD_HEADERS)] + [load_cells(r) for r in report.audit]
     machine = "\n".join(f"- **{name}**: {value}" for name, value in report.machine.items())
     ratios = "\n".join(f"- {line}" for line in ratio_lines(report))
+    breakdown = _breakdown_section(report)
     method = METHOD.format(
         warmup=report.warmup, budget=report.latency_budget_s, memory_calls=report.memory_calls
     )
@@ -95,7 +114,7 @@ Measured {report.started_at:%Y-%m-%d %H:%M} UTC in one run of {report.seconds:.0
 ## Ratios
 
 {ratios}
-
+{breakdown}
 ## Audit log
 
 {markdown_table(audit)}

@@ -6,6 +6,7 @@ from firewall.bench.results import (
     BenchReport,
     LoadResult,
     MiddlewareCost,
+    Phase,
     Ratio,
     ScenarioResult,
 )
@@ -21,6 +22,7 @@ HEADERS = (
     "heap peak/calls KiB",
 )
 LOAD_HEADERS = ("audit", "count", "seconds", "per second")
+PHASE_HEADERS = ("phase", "median µs", "share of the call")
 
 
 def micros(value: float) -> str:
@@ -59,6 +61,17 @@ def load_cells(result: LoadResult) -> list[str]:
     ]
 
 
+def phase_rows(report: BenchReport, indent: str = "") -> list[list[str]]:
+    """The breakdown table, header first; a nested phase's label starts with ``indent``."""
+    return [list(PHASE_HEADERS)] + [_phase_cells(phase, indent) for phase in report.breakdown]
+
+
+def _phase_cells(phase: Phase, indent: str) -> list[str]:
+    share = "" if phase.share is None else f"{phase.share:.1%}"
+    label = indent + phase.label if phase.nested else phase.label
+    return [label, micros(phase.median_us), share]
+
+
 def ratio_lines(report: BenchReport) -> list[str]:
     """The ratios, one sentence each."""
     lines = [_ratio_line(ratio) for ratio in report.ratios()]
@@ -84,7 +97,7 @@ def _ratio_line(ratio: Ratio) -> str:
 
 
 def text_report(report: BenchReport) -> str:
-    """The report for a terminal: two tables and the ratios."""
+    """The report for a terminal: the tables and the ratios."""
     latency = [list(HEADERS)] + [scenario_cells(report, r) for r in report.scenarios]
     audit = [list(LOAD_HEADERS)] + [load_cells(r) for r in report.audit]
     parts = [
@@ -94,11 +107,22 @@ def text_report(report: BenchReport) -> str:
         "",
         *ratio_lines(report),
         "",
+        *_breakdown_lines(report),
         _aligned(audit),
         "",
         f"finished in {report.seconds:.0f} s",
     ]
     return "\n".join(parts)
+
+
+def _breakdown_lines(report: BenchReport) -> list[str]:
+    if not report.breakdown:
+        return []
+    title = (
+        f"where the time goes (embedded guarded call, medians of {report.breakdown_calls} calls"
+        " in a separate pass, timed by wrappers around the stages)"
+    )
+    return [title, _aligned(phase_rows(report, indent="  ")), ""]
 
 
 def _aligned(rows: list[list[str]]) -> str:

@@ -69,6 +69,18 @@ class MiddlewareCost:
         return self.firewall_us / self.langchain_us if self.langchain_us > 0 else None
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One part of a guarded call: its median µs per call and share of the median call."""
+
+    label: str
+    median_us: float
+    share: float | None
+    """Of the median call; None when the call's median is not measurable."""
+    nested: bool = False
+    """Part of the phase listed above it, not a phase of its own."""
+
+
 @dataclass
 class BenchReport:
     """Everything one ``firewall bench`` run measured."""
@@ -83,6 +95,9 @@ class BenchReport:
     machine: dict[str, str] = field(default_factory=dict)
     scenarios: list[ScenarioResult] = field(default_factory=list)
     audit: list[LoadResult] = field(default_factory=list)
+    breakdown: list[Phase] = field(default_factory=list)
+    """Where the time of one embedded guarded call goes (a separate, instrumented pass)."""
+    breakdown_calls: int = 0
     seconds: float = 0.0
 
     def calls_text(self) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from firewall.bench import services
 from firewall.bench.audit_runs import AuditLoad, audit_loads
+from firewall.bench.breakdown import BUDGET_S, MAX_CALLS, embedded_breakdown
 from firewall.bench.machine import machine_info
 from firewall.bench.memory import heap_use
 from firewall.bench.results import BenchReport, ScenarioResult
@@ -36,6 +37,9 @@ class BenchOptions:
     memory_budget_s: float = 6.0
     """Per scenario, for the tracemalloc pass."""
     warmup: int = WARMUP_CALLS
+    breakdown_calls: int = MAX_CALLS
+    breakdown_budget_s: float = BUDGET_S
+    """For the instrumented pass that splits one embedded guarded call into its phases."""
     audit: AuditLoad = field(default_factory=AuditLoad)
     postgres_url: str | None = None
     redis_url: str | None = None
@@ -52,7 +56,11 @@ class BenchOptions:
         command: str = "firewall bench",
     ) -> BenchOptions:
         """The defaults, or with ``quick`` tiny counts (does everything run, not how fast)."""
-        base = cls(calls=30, memory_calls=5, warmup=5, audit=QUICK_AUDIT) if quick else cls()
+        base = (
+            cls(calls=30, memory_calls=5, warmup=5, breakdown_calls=10, audit=QUICK_AUDIT)
+            if quick
+            else cls()
+        )
         return replace(
             base,
             calls=calls or base.calls,
@@ -83,6 +91,9 @@ def run(options: BenchOptions, progress: Progress = lambda _message: None) -> Be
         machine=machine,
         scenarios=[_result(scenario, measured, options) for scenario in every],
     )
+    progress(f"where the time goes: embedded guarded call, {options.breakdown_calls} calls")
+    split = embedded_breakdown(options.breakdown_calls, options.warmup, options.breakdown_budget_s)
+    report.breakdown, report.breakdown_calls = split.phases, split.calls
     report.audit = audit_loads(options.audit, postgres, progress)
     report.seconds = time.perf_counter() - started
     return report

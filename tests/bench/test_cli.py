@@ -63,6 +63,11 @@ def test_quick_run_prints_every_scenario_and_writes_markdown_and_chart(
     assert len(audit) == 5
     assert all(re.fullmatch(rf"{NUMBER} (appends|records)/s", row[2]) for row in audit.values())
     assert "added per agent tool step (median): FirewallMiddleware" in markdown
+    phases = table_rows(markdown, "phase")
+    assert "## Where the time goes (embedded guarded call)" in markdown
+    assert {"check: policy", "audit: decision record (durable before the tool runs)"} <= set(phases)
+    assert all(number(median) > 0 for median, _share in phases.values())
+    assert re.search(rf"^check: policy +{NUMBER} +{NUMBER}%$", result.output, re.M)
     assert "- **cores**:" in markdown
 
     width, height = png_size(tmp_path / "benchmarks.png")
