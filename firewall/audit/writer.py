@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -63,7 +64,7 @@ class ChainWriter:
         self.policy = policy
         self.origin = ""
         self._clock = clock
-        self._trusted_note: str | None = None
+        self._trusted: _TrustedHead | None = None
 
     def now(self) -> datetime:
         """The writer's clock."""
@@ -190,12 +191,12 @@ class ChainWriter:
     ) -> str:
         checkpoint = Checkpoint(self.origin, frontier.size, frontier.root(), last_hash, time)
         note = sign_checkpoint(checkpoint, signers)
-        self._trusted_note = note
+        self._trusted = _TrustedHead(note, frontier.size, last_hash, tuple(frontier.hashes()))
         return note
 
     def _check_head(self, head: HeadState) -> None:
-        if head.note == self._trusted_note:
-            return
+        if self._trusted is not None and self._trusted.matches(head):
+            return  # the head this writer signed last: its signature needs no second look
         problem = self._head_problem(head)
         if problem is not None and problem.startswith("unknown_key") and self.keys.refresh():
             problem = self._head_problem(head)
@@ -204,7 +205,7 @@ class ChainWriter:
                 f"the audit head (seq {head.seq}) is not one this writer can trust: "
                 f"{problem}; refusing to append (run `firewall audit verify`)"
             )
-        self._trusted_note = head.note
+        self._trusted = _TrustedHead.of(head)
 
     def _head_problem(self, head: HeadState) -> str | None:
         try:
@@ -219,6 +220,28 @@ class ChainWriter:
             return "the head row does not match its signed checkpoint"
         status, keys = signature_status(note, self.keys.accepted)
         return None if status == "verified" else f"{status} ({keys})"
+
+
+@dataclass(frozen=True)
+class _TrustedHead:
+    """A head whose signature this writer made or verified, with every column it covers."""
+
+    note: str
+    seq: int
+    hash: str
+    frontier: tuple[bytes, ...]
+
+    @classmethod
+    def of(cls, head: HeadState) -> _TrustedHead:
+        return cls(head.note, head.seq, head.hash, tuple(head.frontier.hashes()))
+
+    def matches(self, head: HeadState) -> bool:
+        """Whether ``head`` is this one: same note, and no column edited beside it."""
+        return (
+            head.note == self.note
+            and (head.seq, head.hash) == (self.seq, self.hash)
+            and tuple(head.frontier.hashes()) == self.frontier
+        )
 
 
 def _leaf(record: SealedRecord) -> bytes:

@@ -188,6 +188,22 @@ def test_the_writer_refuses_a_head_row_that_its_signed_head_does_not_match(
         open_log().append(event(3))
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [{"seq": 1}, {"hash": "sha256:" + "0" * 64}, {"frontier": '["' + "00" * 32 + '"]'}],
+    ids=["seq", "hash", "frontier"],
+)
+def test_the_writer_that_signed_the_head_still_refuses_a_head_row_edited_beside_its_note(
+    audit_url: str, open_log: OpenLog, edit: dict[str, object]
+) -> None:
+    log = open_log()
+    log.append_many([event(1), event(2)])
+    with database(audit_url) as conn:
+        conn.execute(update(head_table).values(**edit))
+    with pytest.raises(AuditError, match="refusing to append"):
+        log.append(event(3))
+
+
 def test_a_writer_with_another_key_refuses_to_start(audit_url: str, open_log: OpenLog) -> None:
     open_log().append(event(1))
     stranger = WriterKeys(SigningKey.generate("stranger"))
