@@ -123,13 +123,15 @@ def bare() -> Iterator[CallFn]:
 
 
 @contextlib.contextmanager
-def embedded_firewall(engine: str = "embedded") -> Iterator[Firewall]:
+def embedded_firewall(
+    engine: str = "embedded", audit: AuditSettings | None = None
+) -> Iterator[Firewall]:
     """Embedded defaults: SQLite audit and approvals in a temp dir, dev audit key, memory limits."""
     with tempfile.TemporaryDirectory(prefix="firewall-bench-") as tmp:
         data_dir = Path(tmp)
         ensure_dev_key(data_dir)
         storage = StorageSettings(url=f"sqlite:///{data_dir / 'firewall.db'}")
-        with opened(bench_config(storage, engine=engine)) as firewall:
+        with opened(bench_config(storage, engine=engine, audit=audit)) as firewall:
             yield firewall
 
 
@@ -137,6 +139,13 @@ def embedded_firewall(engine: str = "embedded") -> Iterator[Firewall]:
 def embedded() -> Iterator[CallFn]:
     """Guarded on embedded defaults (regopy, memory limits, SQLite audit)."""
     with embedded_firewall() as firewall:
+        yield guarded_call(firewall)
+
+
+@contextlib.contextmanager
+def embedded_without_fsync() -> Iterator[CallFn]:
+    """Embedded defaults but ``[audit] sqlite_synchronous = "normal"``: what the fsync costs."""
+    with embedded_firewall(audit=AuditSettings(sqlite_synchronous="normal")) as firewall:
         yield guarded_call(firewall)
 
 

@@ -32,7 +32,9 @@ METHOD = """\
   call stops the run.
 - **Stores.** *Embedded defaults*: regopy, `memory://` limits, SQLite audit and approvals
   (and the freeze list) in a temporary directory, with a development audit key
-  (`ensure_dev_key`). *PostgreSQL + Redis*: audit and approvals on a fresh schema of the
+  (`ensure_dev_key`); the same with `[audit] sqlite_synchronous = "normal"` shows what
+  the fsync of each decision record costs (a record then survives a crash of the
+  process, not a power cut). *PostgreSQL + Redis*: audit and approvals on a fresh schema of the
   local PostgreSQL, rate limits and the freeze list on Redis under a fresh key prefix,
   both removed afterwards. *OPA*: the embedded stores, with the policy asked of the
   Data-API stand-in `firewall.testing.opa_server` over loopback HTTP, running in a child
@@ -74,6 +76,11 @@ One allowed call on embedded defaults, split into its phases in a separate pass 
 (which add a little time of their own): each phase's median per call and its share of
 the median call. A phase excludes the other phases it calls; an *of which* row is part
 of the row above it; *other* is the gate's own work between the phases.
+
+This pass calls one firewall alone, back to back, so the CPU caches stay warm with its
+code and data; its total is lower than the *Per call* median, where each call follows
+the other scenarios' calls and finds them cold (as a call does in an agent that uses a
+tool every few seconds). The shares, not the absolute numbers, carry over.
 
 {markdown_table(phase_rows(report))}
 """

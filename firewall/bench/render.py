@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from firewall.bench.results import (
+    TARGET_ADDED_US,
+    TARGET_MIDDLEWARE_SHARE,
     BenchReport,
     LoadResult,
     MiddlewareCost,
@@ -10,6 +12,7 @@ from firewall.bench.results import (
     Ratio,
     ScenarioResult,
 )
+from firewall.bench.scenarios import EMBEDDED
 
 HEADERS = (
     "scenario",
@@ -73,12 +76,36 @@ def _phase_cells(phase: Phase, indent: str) -> list[str]:
 
 
 def ratio_lines(report: BenchReport) -> list[str]:
-    """The ratios, one sentence each."""
+    """The ratios, one sentence each, then the project's targets against them."""
     lines = [_ratio_line(ratio) for ratio in report.ratios()]
     added = report.middleware_added()
     if added is not None:
         lines.append(_middleware_line(added))
+    return lines + target_lines(report)
+
+
+def target_lines(report: BenchReport) -> list[str]:
+    """Each target of this 2-core machine, what this run measured, met or missed."""
+    lines = []
+    guarded = report.floor_ratio_of(EMBEDDED)
+    if guarded is not None:
+        lines.append(
+            f"target: an allowed guarded call on embedded defaults adds at most"
+            f" {TARGET_ADDED_US} µs median over the bare call; measured"
+            f" {micros(guarded.added_us)} µs: {_verdict(guarded.added_us <= TARGET_ADDED_US)}"
+        )
+    share = report.middleware_share()
+    if share is not None:
+        lines.append(
+            f"target: FirewallMiddleware adds at most {TARGET_MIDDLEWARE_SHARE:.0%} to a"
+            f" create_agent tool step; measured {share:.0%}:"
+            f" {_verdict(share <= TARGET_MIDDLEWARE_SHARE)}"
+        )
     return lines
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "**missed** (see where the time goes)"
 
 
 def _middleware_line(added: MiddlewareCost) -> str:

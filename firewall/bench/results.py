@@ -10,10 +10,16 @@ from firewall.bench.scenarios import (
     AGENT_LANGCHAIN,
     AGENT_PLAIN,
     EMBEDDED,
+    EMBEDDED_NO_FSYNC,
     OPA,
     POSTGRES_REDIS,
 )
 from firewall.bench.stats import Latency, Throughput
+
+TARGET_ADDED_US = 250
+"""What an allowed guarded call on embedded defaults may add over the bare call (median)."""
+TARGET_MIDDLEWARE_SHARE = 0.15
+"""What FirewallMiddleware may add to a create_agent tool step, as a share of the step."""
 
 
 @dataclass(frozen=True)
@@ -123,11 +129,23 @@ class BenchReport:
             return None
         return self._ratio(result.key, result.floor, f"{result.label} / {self.label(result.floor)}")
 
+    def floor_ratio_of(self, key: str) -> Ratio | None:
+        """Scenario ``key`` against its floor, if both ran."""
+        found = next((result for result in self.scenarios if result.key == key), None)
+        return self.floor_ratio(found) if found is not None else None
+
+    def middleware_share(self) -> float | None:
+        """What FirewallMiddleware adds to an agent tool step, over the step without it."""
+        plain, ours = self.latency(AGENT_PLAIN), self.latency(AGENT_FIREWALL)
+        if plain is None or ours is None or plain.median_us <= 0:
+            return None
+        return (ours.median_us - plain.median_us) / plain.median_us
+
     def ratios(self) -> list[Ratio]:
         """The comparisons beyond each floor: stores, engines, and LangChain's middleware."""
         found = [
             self._ratio(key, EMBEDDED, f"{self.label(key)} / embedded defaults")
-            for key in (POSTGRES_REDIS, OPA)
+            for key in (EMBEDDED_NO_FSYNC, POSTGRES_REDIS, OPA)
         ]
         found.append(
             self._ratio(

@@ -26,6 +26,7 @@ class Scenario:
 
 BARE = "bare"
 EMBEDDED = "embedded"
+EMBEDDED_NO_FSYNC = "embedded_no_fsync"
 POSTGRES_REDIS = "postgres_redis"
 OPA = "opa"
 AGENT_PLAIN = "agent_plain"
@@ -41,6 +42,12 @@ def scenarios(postgres: Service, redis: Service) -> list[Scenario]:
             EMBEDDED,
             "guarded: embedded defaults (regopy, memory limits, SQLite audit)",
             guarded.embedded,
+            BARE,
+        ),
+        Scenario(
+            EMBEDDED_NO_FSYNC,
+            'guarded: embedded, SQLite sqlite_synchronous = "normal" (no fsync per commit)',
+            guarded.embedded_without_fsync,
             BARE,
         ),
         Scenario(

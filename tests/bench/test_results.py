@@ -106,3 +106,20 @@ def test_a_run_cut_short_by_its_time_budget_says_so() -> None:
     assert "4 calls (of 10 asked: time budget reached)" in text_report(
         report(ran(BARE, 2.0), calls=4)
     )
+
+
+def test_targets_are_reported_met_or_missed_from_the_measured_medians() -> None:
+    found = report(
+        ran(BARE, 1.0),
+        ran(EMBEDDED, 201.0, BARE),
+        ran(AGENT_PLAIN, 2000.0),
+        ran(AGENT_FIREWALL, 2600.0, AGENT_PLAIN),
+    )
+    text = markdown_report(found)
+    assert "adds at most 250 µs median over the bare call; measured 200 µs: met" in text
+    assert "adds at most 15% to a create_agent tool step; measured 30%: **missed**" in text
+
+
+def test_no_target_line_for_a_scenario_that_did_not_run() -> None:
+    skipped = ScenarioResult(EMBEDDED, "embedded", BARE, skipped="no disk")
+    assert "target:" not in text_report(report(ran(BARE, 1.0), skipped))
