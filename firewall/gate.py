@@ -22,7 +22,7 @@ from firewall.credentials.vault import CallCredential, CredentialVault
 from firewall.errors import ApprovalError, ConfigError, FirewallError
 from firewall.pii.privacy import Privacy
 from firewall.policy.engine import PolicyEngine
-from firewall.recording import decision_event, outcome_event
+from firewall.recording import decision_event, outcome_event, settled_hold_details
 from firewall.registry import ToolRegistry
 from firewall.session import MemorySessionStore, SessionEvent, SessionStore
 from firewall.settings import GateSettings
@@ -255,6 +255,7 @@ class Firewall:
         """Turn a decided hold into the call's final decision (audited)."""
         ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage="approval")
         ctx.args_json = canonical_json(call.args)
+        ctx.settled_hold = settled_hold_details(record)
         decision = self._hold_outcome(ctx, hold, record)
         decision = self._refusal_if_unaudited(ctx, decision) or decision
         if isinstance(decision, Deny):

@@ -12,6 +12,7 @@ outcome, so ``firewall policy replay`` can re-evaluate it against a candidate po
 
 from __future__ import annotations
 
+from firewall.approvals.models import HoldRecord
 from firewall.audit.events import AuditEvent
 from firewall.canonical import canonical_json
 from firewall.stages.base import CallContext
@@ -33,6 +34,8 @@ def decision_event(ctx: CallContext, decision: Allow | Deny | Hold, revision: st
         }
     if isinstance(decision, Deny) and decision.retry_after_s is not None:
         details["retry_after_s"] = round(decision.retry_after_s, 3)
+    if ctx.settled_hold is not None:
+        details |= ctx.settled_hold
     _capture_policy_input(ctx, details)
     audited_args = _audited_args(ctx, details)
     return AuditEvent(
@@ -49,6 +52,21 @@ def decision_event(ctx: CallContext, decision: Allow | Deny | Hold, revision: st
         personal_args=_personal_args(ctx) if audited_args is not None else (),
         details=details,
     )
+
+
+def settled_hold_details(record: HoldRecord) -> dict[str, object]:
+    """Who settled a hold, and how, for the decision record written before the call runs.
+
+    The approvers' own ``hold_decided`` record is written by the approving process; this
+    copy in the gate's durable record means no approved call runs without its approvers
+    on the chain, even if that other append was lost.
+    """
+    return {
+        "hold_id": record.hold_id,
+        "hold_state": record.state.value,
+        "decided_by": list(record.decided_by),
+        "decided_at": record.decided_at.isoformat() if record.decided_at else None,
+    }
 
 
 def outcome_event(call: ToolCall, outcome: str, error: str | None) -> AuditEvent:

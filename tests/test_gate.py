@@ -212,6 +212,21 @@ def test_held_call_runs_once_approved_by_a_supervisor(tmp_path: Path) -> None:
     assert rig.records(the_call.call_id)[-2].outcome == "allow"
 
 
+def test_the_decision_record_before_an_approved_call_runs_names_its_approvers(
+    tmp_path: Path,
+) -> None:
+    """The gate's own durable record says who approved, whatever became of theirs."""
+    rig = make_rig(tmp_path)
+    the_call = call("refund", amount=500)
+    with ScriptedApprover(rig.approvals, always("approve", "alice")).running():
+        rig.firewall.run(the_call, rig.tool("refunded"))
+    final = rig.records(the_call.call_id)[-2]
+    assert (final.event, final.outcome, final.details["stage"]) == ("decision", "allow", "approval")
+    assert final.details["hold_state"] == "approved"
+    assert final.details["decided_by"] == ["alice"]
+    assert final.details["decided_at"]
+
+
 def test_held_call_denied_by_a_supervisor_does_not_run(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     verdict = Verdict("deny", "carol", "not today")

@@ -26,6 +26,7 @@ class CallContext:
     policy_args: dict[str, Any] | None = None  # personal data committed: for policy and audit
     policy_input: dict[str, Any] | None = None  # the document the policy saw
     policy_capture: dict[str, Any] | None = None  # what the audit log keeps of it, for replay
+    settled_hold: dict[str, Any] | None = None  # the decided hold this decision resolves
 
     def call_for_lookups(self) -> ToolCall:
         """The call with real values, for trusted lookups (facts) that need them."""
