@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from firewall.approvals.notify import notifier_from_url
 from firewall.approvals.service import ApprovalService
 from firewall.approvals.store import SqlApprovalStore
 from firewall.audit.events import AuditSink
@@ -24,7 +25,8 @@ def approval_service(
 ) -> ApprovalService:
     """The approval service over the configured store, with the configured groups."""
     store = SqlApprovalStore(config.storage.approvals())
-    return ApprovalService(store, audit, config.approvers, clock=clock)
+    notifier = notifier_from_url(config.holds.notify_url)
+    return ApprovalService(store, audit, config.approvers, clock=clock, notifier=notifier)
 
 
 def containment(

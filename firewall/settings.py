@@ -15,3 +15,8 @@ class GateSettings(Frozen):
     hold_mode: Literal["wait", "return"] = "wait"
     hold_ttl_s: Annotated[int, Field(gt=0, le=7 * 24 * 3600)] = 900
     default_approvers: str = "supervisors"
+    notify_url: str | None = Field(
+        default=None,
+        description="Redis URL on which decisions are announced (the service's "
+        "[service] redis_url): a waiting agent wakes at once instead of at its next poll.",
+    )

@@ -59,10 +59,11 @@ class ApprovalService:
         return self._groups
 
     def close(self) -> None:
-        """Release the store's connections (if it holds any)."""
-        close = getattr(self._store, "close", None)
-        if close is not None:
-            close()
+        """Release the store's and the notifier's connections (if they hold any)."""
+        for owner in (self._store, self.notifier):
+            close = getattr(owner, "close", None)
+            if close is not None:
+                close()
 
     def open(self, call: ToolCall, hold: Hold, *, money_arg: str | None = None) -> HoldRecord:
         """Store the pending hold of ``call`` and audit ``hold_created``."""

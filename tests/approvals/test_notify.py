@@ -14,6 +14,9 @@ import pytest
 from firewall.approvals import ApprovalService, HoldRecord, HoldState, SqlApprovalStore
 from firewall.approvals.notify import Sleeper, notifier_from_url
 from firewall.approvals.redis_notify import RedisNotifier
+from firewall.audit.keyfiles import ensure_dev_key
+from firewall.config import parse_config
+from firewall.factory import build_firewall
 from tests.approvals.helpers import GROUPS, RecordingSink, open_hold
 
 pytestmark = pytest.mark.redis
@@ -139,3 +142,48 @@ async def test_async_waiter_is_woken_without_blocking_the_loop(
     decided = await asyncio.wait_for(waiting, LIVENESS_S)
     await approving
     assert (decided.state, decided.approvals) == (HoldState.APPROVED, ("carol",))
+
+
+def test_build_firewall_wires_the_configured_notifier(redis_url: str, tmp_path: Path) -> None:
+    """An agent built from firewall.toml with ``[holds] notify_url`` wakes on the service's news."""
+    (tmp_path / "p.rego").write_text('package firewall\ndecision := {"outcome": "allow"}\n')
+    config = parse_config(
+        {
+            "policy": {"dir": str(tmp_path)},
+            "storage": {"url": f"sqlite:///{tmp_path / 'fw.db'}"},
+            "audit": {"key_file": str(ensure_dev_key(tmp_path))},
+            "holds": {"notify_url": redis_url},
+            "tools": [{"name": "lookup", "scope": "crm:read"}],
+        }
+    )
+    firewall = build_firewall(config)
+    service_side = notifier_from_url(redis_url)
+    try:
+        assert isinstance(firewall.approvals.notifier, RedisNotifier)
+        assert isinstance(service_side, RedisNotifier)
+        with firewall.approvals.notifier.subscribe("hold_wired") as wakeup:
+            service_side.publish("hold_wired")
+            assert wakeup.wait(LIVENESS_S) is True
+    finally:
+        firewall.close()
+        firewall.approvals.close()
+        if service_side is not None:
+            service_side.close()
+
+
+def test_without_notify_url_the_firewall_polls(tmp_path: Path) -> None:
+    (tmp_path / "p.rego").write_text('package firewall\ndecision := {"outcome": "allow"}\n')
+    config = parse_config(
+        {
+            "policy": {"dir": str(tmp_path)},
+            "storage": {"url": f"sqlite:///{tmp_path / 'fw.db'}"},
+            "audit": {"key_file": str(ensure_dev_key(tmp_path))},
+            "tools": [{"name": "lookup", "scope": "crm:read"}],
+        }
+    )
+    firewall = build_firewall(config)
+    try:
+        assert firewall.approvals.notifier is None
+    finally:
+        firewall.close()
+        firewall.approvals.close()
