@@ -143,7 +143,7 @@ def session_view(session_id: str, summary: SessionSummary | None = None) -> dict
 
 
 def summarized(session_id: str, events: list[SessionEvent]) -> dict[str, Any]:
-    """``input.session`` of a session that made exactly ``events`` (tests, old captures)."""
+    """``input.session`` of a session that made exactly ``events`` (for tests and tools)."""
     summary = SessionSummary()
     for event in events:
         summary.add(event)
