@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from firewall.approvals.models import HoldRecord
 from firewall.audit.events import AuditEvent
-from firewall.canonical import canonical_json
+from firewall.canonical import canonical_json, sha256_hex
 from firewall.stages.base import CallContext
 from firewall.types import Allow, Deny, Hold, ToolCall, new_id
 
 MAX_AUDITED_ARGS_BYTES = 16 * 1024
+MAX_AUDITED_TOOL_NAME = 256
 MAX_AUDITED_POLICY_INPUT_BYTES = 64 * 1024
 
 
@@ -43,7 +44,7 @@ def decision_event(ctx: CallContext, decision: Allow | Deny | Hold, revision: st
         call_id=ctx.call.call_id,
         decision_id=new_id("dec"),
         principal=ctx.call.principal.policy_view(),
-        tool=ctx.call.tool,
+        tool=_audited_tool_name(ctx.call.tool, details),
         outcome=decision.kind,
         code=decision.code.value if isinstance(decision, Deny) else None,
         reasons=decision.reasons if not isinstance(decision, Allow) else (),
@@ -79,6 +80,21 @@ def outcome_event(call: ToolCall, outcome: str, error: str | None) -> AuditEvent
         outcome=outcome,
         details={"error": error} if error else {},
     )
+
+
+def _audited_tool_name(name: str, details: dict[str, object]) -> str:
+    """The tool name as asked for; a name too long to be any tool is kept as a prefix.
+
+    Its full length and digest go in ``details``, so the record still identifies exactly
+    what was sent (a megabyte "name" is an attack to record, not to store).
+    """
+    if len(name) <= MAX_AUDITED_TOOL_NAME:
+        return name
+    details["tool_name_cut"] = {
+        "length": len(name),
+        "sha256": sha256_hex(name.encode("utf-8", "surrogatepass")),
+    }
+    return name[:MAX_AUDITED_TOOL_NAME]
 
 
 def _audited_args(ctx: CallContext, details: dict[str, object]) -> dict[str, object] | None:

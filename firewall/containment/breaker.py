@@ -15,6 +15,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from firewall.containment.freeze import CachedFreezes, FreezeEntry
 from firewall.containment.settings import BreakerSettings
+from firewall.stages.naming import quoted
 from firewall.types import Deny, ToolCall
 
 log = structlog.get_logger("firewall.containment")
@@ -53,7 +54,7 @@ class CircuitBreaker:
             target=f"agent:{agent}",
             reason=(
                 f"more than {self.settings.max_denials} denied calls within"
-                f" {self.settings.window} (last: {denial.code.value} of {call.tool})"
+                f" {self.settings.window} (last: {denial.code.value} of {quoted(call.tool)})"
             ),
             by="circuit-breaker",
             automatic=True,

@@ -16,10 +16,8 @@ def denial(code: DenyCode = DenyCode.POLICY) -> Deny:
     return Deny(call_id="call_1", code=code, reasons=("no",))
 
 
-def call(agent: str = "bot-1") -> ToolCall:
-    return ToolCall(
-        tool="issue_refund", args={}, principal=BOT.model_copy(update={"agent_id": agent})
-    )
+def call(agent: str = "bot-1", tool: str = "issue_refund") -> ToolCall:
+    return ToolCall(tool=tool, args={}, principal=BOT.model_copy(update={"agent_id": agent}))
 
 
 def breaker(
@@ -39,7 +37,7 @@ def test_agent_is_frozen_when_denials_pass_the_threshold() -> None:
     assert entry.automatic
     assert entry.target == "agent:bot-1"
     assert "more than 3 denied calls within 1 minute" in entry.reason
-    assert "rate_limited of issue_refund" in entry.reason
+    assert "rate_limited of 'issue_refund'" in entry.reason
     assert freezes.matching(BOT) == entry
     assert alerts == [entry]
 
@@ -75,3 +73,12 @@ def test_a_disabled_breaker_never_freezes() -> None:
     for _ in range(5):
         tripwire.record(call(), denial())
     assert freezes.matching(BOT) is None
+
+
+def test_a_huge_unknown_tool_name_is_quoted_short_in_the_freeze_reason() -> None:
+    tripwire, _, _ = breaker(max_denials=1)
+    tripwire.record(call(tool="t" * 2**20), denial(DenyCode.UNKNOWN_TOOL))
+    entry = tripwire.record(call(tool="t" * 2**20), denial(DenyCode.UNKNOWN_TOOL))
+    assert entry is not None
+    assert "(1048576 characters)" in entry.reason
+    assert len(entry.reason) < 300

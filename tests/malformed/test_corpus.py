@@ -3,6 +3,7 @@ and the firewall keeps serving well-formed calls afterwards."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,27 @@ class EndlessSessions:
 def test_a_policy_input_with_a_huge_session_history_still_decides(tmp_path: Path) -> None:
     rig = build_rig(tmp_path, sessions=EndlessSessions(5_000))
     assert runs_normally(rig)
+
+
+def test_a_huge_tool_name_is_audited_as_a_prefix_with_its_length_and_digest(
+    tmp_path: Path,
+) -> None:
+    rig = build_rig(tmp_path)
+    name = "t" * 2**20
+    bad = call(name, customer_id="c-1")
+    assert isinstance(rig.firewall.run(bad, rig.tool()), Deny)
+    [record] = rig.audit.records_for_call(bad.call_id)
+    assert record.tool == name[:256]
+    assert record.details["tool_name_cut"] == {
+        "length": 2**20,
+        "sha256": hashlib.sha256(name.encode()).hexdigest(),
+    }
+
+
+def test_a_tool_name_of_ordinary_length_is_audited_whole(tmp_path: Path) -> None:
+    rig = build_rig(tmp_path)
+    bad = call("crm_lookup\u200b", customer_id="c-1")
+    rig.firewall.run(bad, rig.tool())
+    [record] = rig.audit.records_for_call(bad.call_id)
+    assert record.tool == "crm_lookup\u200b"
+    assert "tool_name_cut" not in record.details
