@@ -29,10 +29,9 @@ from firewall.settings import GateSettings
 from firewall.stages.base import CallContext, Stage
 from firewall.stages.budgets import BudgetCheck
 from firewall.stages.freeze import FreezeCheck
-from firewall.stages.limits import RateLimitCheck, RateLimitRule
-from firewall.stages.personal import PersonalData
-from firewall.stages.policy import FactsProvider, PolicyCheck
-from firewall.stages.tools import KnownTool, ScopeCheck, ValidArgs
+from firewall.stages.limits import RateLimitRule
+from firewall.stages.pipeline import default_stages
+from firewall.stages.policy import FactsProvider
 from firewall.types import (
     Allow,
     Deny,
@@ -74,33 +73,6 @@ def _hold_id_and_redactions(decision: Allow | Deny | Hold) -> tuple[str | None, 
     if isinstance(decision, Allow):
         return None, decision.obligations.redact
     return None, ()
-
-
-def default_stages(
-    tools: ToolRegistry,
-    *,
-    policy: PolicyEngine,
-    containment: Containment,
-    facts: Mapping[str, FactsProvider],
-    clock: Callable[[], datetime],
-    sessions: SessionStore | None = None,
-    privacy: Privacy | None = None,
-) -> list[Stage]:
-    """The pipeline, outermost first: kill switch, validate, tokens, scope, policy, limits."""
-    shared, outage = containment.storage_url, containment.outage
-    privacy = privacy or Privacy(clock=clock)
-    return [
-        FreezeCheck(containment.freezes, tools, outage),
-        KnownTool(tools),
-        ValidArgs(tools),
-        PersonalData(privacy),
-        ScopeCheck(),
-        PolicyCheck(policy, clock, facts, sessions, privacy),
-        RateLimitCheck(
-            containment.rate_limits, shared, storage=containment.limiter_storage, outage=outage
-        ),
-        BudgetCheck(containment.budgets, containment.ledger, outage),
-    ]
 
 
 class Firewall:

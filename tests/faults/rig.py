@@ -17,12 +17,13 @@ from firewall.audit.events import AuditSink
 from firewall.audit.keyfiles import WriterKeys
 from firewall.audit.store import SqlAuditLog
 from firewall.containment.control import Containment
-from firewall.gate import Firewall, default_stages, utc_now
+from firewall.gate import Firewall, utc_now
 from firewall.policy.embedded import RegoEngine
 from firewall.policy.engine import PolicyEngine
 from firewall.registry import ToolRegistry
 from firewall.settings import GateSettings
 from firewall.stages.base import Stage
+from firewall.stages.pipeline import default_stages
 from tests.gate_helpers import POLICY, TOOLS
 
 APPROVERS = {"supervisors": ["alice", "carol"]}
