@@ -133,3 +133,35 @@ def test_the_audited_mix_has_policy_allows_denies_and_holds(audited) -> None:
     with SqlAuditLog(url, create=False) as log:
         outcomes = [r.details.get("policy_outcome") for r in log.records() if r.event == "decision"]
     assert sorted(o for o in outcomes if o) == ["allow", "allow", "allow", "deny", "hold"]
+
+
+def test_a_session_aware_candidate_replays_on_the_captured_session_summary(tmp_path) -> None:
+    """Only the refund made in a session that had read a customer record changes."""
+    config = demo_config(tmp_path)
+    holds = config.holds.model_copy(update={"hold_mode": "return"})
+    firewall = build_firewall(
+        config.model_copy(update={"holds": holds}), facts=Backends.seeded().facts()
+    )
+    lookup = ToolCall(
+        tool="crm_lookup", args={"customer_id": "c-100"}, principal=AGENT, session_id="read"
+    )
+    after_lookup = _refund(20.0).model_copy(update={"session_id": "read"})
+    clean = _refund(15.0).model_copy(update={"session_id": "clean"})
+    try:
+        for the_call in (lookup, after_lookup, clean):
+            firewall.run(the_call, lambda: "done")
+    finally:
+        firewall.close()
+    candidate = tmp_path / "candidate"
+    shutil.copytree(SHIPPED, candidate)
+    (candidate / "stricter.rego").write_text(
+        "package firewall\n\nimport rego.v1\n\n"
+        'hold contains "money moves only in sessions that read no customer record" if {\n'
+        "\tis_string(input.tool.money_arg)\n"
+        '\tcount(object.get(input.session.subjects, "crm_lookup", [])) > 0\n'
+        "}\n"
+    )
+    code, report = _replay(config.storage.audit(), candidate)
+    assert code == 1
+    changed = [(c["call_id"], c["recorded"], c["candidate"]) for c in report["changed"]]
+    assert changed == [(after_lookup.call_id, "allow", "hold")]
