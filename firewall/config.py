@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from firewall.audit.settings import AuditSettings
 from firewall.containment.settings import BreakerSettings, BudgetRule, LimitSettings
@@ -24,6 +24,12 @@ from firewall.stages.limits import RateLimitRule
 from firewall.types import Frozen, ToolSpec
 
 
+def _memory_or_redis(url: str | None) -> str | None:
+    if url is None or url == "memory://" or is_redis(url):
+        return url
+    raise ValueError(f"must be memory:// or a redis:// URL, not {url!r}")
+
+
 class StorageSettings(Frozen):
     """Where durable state lives; one SQLAlchemy URL serves audit and approvals by default."""
 
@@ -32,6 +38,7 @@ class StorageSettings(Frozen):
     approvals_url: str | None = None
     limits_url: str = "memory://"
     freeze_url: str | None = None
+    sessions_url: Annotated[str | None, AfterValidator(_memory_or_redis)] = None
 
     def audit(self) -> str:
         """The audit log URL."""
@@ -46,6 +53,12 @@ class StorageSettings(Frozen):
         if self.freeze_url:
             return self.freeze_url
         return self.limits_url if is_redis(self.limits_url) else self.url
+
+    def sessions(self) -> str:
+        """Session summaries: ``sessions_url``, else the Redis of the limits, else memory."""
+        if self.sessions_url:
+            return self.sessions_url
+        return self.limits_url if is_redis(self.limits_url) else "memory://"
 
 
 class PolicySettings(Frozen):

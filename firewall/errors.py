@@ -43,6 +43,10 @@ class StoreError(FirewallError):
     """A durable store (audit log, approval store) could not answer."""
 
 
+class SessionStoreError(StoreError):
+    """The shared session store could not read or record a session."""
+
+
 class AuditError(StoreError):
     """The audit log could not append or read a record."""
 

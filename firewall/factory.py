@@ -12,11 +12,12 @@ from firewall.audit.events import AuditSink
 from firewall.audit.store import SqlAuditLog
 from firewall.config import FirewallConfig
 from firewall.containment.control import AlertHook, Containment
+from firewall.containment.stores import is_redis
 from firewall.credentials.vault import CredentialVault
 from firewall.gate import Firewall, utc_now
 from firewall.pii.privacy import Privacy
 from firewall.policy.engine import engine_from_url
-from firewall.session import MemorySessionStore
+from firewall.session import MemorySessionStore, SessionStore
 from firewall.stages.policy import FactsProvider
 
 
@@ -75,5 +76,18 @@ def build_firewall(
         privacy=Privacy(
             clock=clock, token_ttl_s=config.pii.token_ttl_s, default_rule=config.pii.output
         ),
-        sessions=MemorySessionStore(recent_events=config.policy.session_history),
+        sessions=session_store(config),
+    )
+
+
+def session_store(config: FirewallConfig) -> SessionStore:
+    """In memory, or in Redis when several workers share sessions (``storage.sessions()``)."""
+    url, recent = config.storage.sessions(), config.policy.session_history
+    if not is_redis(url):
+        return MemorySessionStore(recent_events=recent)
+    from firewall.session_redis import RedisSessionStore  # noqa: PLC0415 - optional extra
+
+    limits = config.limits
+    return RedisSessionStore(
+        url, recent_events=recent, key_prefix=limits.key_prefix, timeout_s=limits.timeout_s
     )

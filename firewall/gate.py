@@ -132,11 +132,23 @@ class Firewall:
         decision: Allow | Deny | Hold = self._run_stages(ctx)
         if isinstance(decision, Allow) and ctx.policy and ctx.policy.outcome == "hold":
             decision = self._place_hold(ctx)
+        if not self._remembered(call, decision.kind) and isinstance(decision, Allow):
+            # A session that cannot record this call would not see its subject later.
+            ctx.stage = "session"
+            decision = ctx.deny(DenyCode.STORE_ERROR, "session store unavailable; call refused")
         decision = self._refusal_if_unaudited(ctx, decision) or decision
         if isinstance(decision, Deny):
             self._contain(ctx, decision, release=self._passed_budget(ctx.stage))
-        self._remember(call, decision.kind)
         return decision
+
+    def _remembered(self, call: ToolCall, outcome: str) -> bool:
+        """:meth:`_remember`; False (logged) if the session store could not take it."""
+        try:
+            self._remember(call, outcome)
+        except Exception:  # a shared store keeps what it could not write, for later
+            log.exception("session_not_recorded", call_id=call.call_id, outcome=outcome)
+            return False
+        return True
 
     def _remember(self, call: ToolCall, outcome: str) -> None:
         """Add the call to its session's history, which later policy decisions see.
@@ -372,7 +384,7 @@ class Firewall:
         return self._refusal_if_unaudited(ctx, denial) or denial
 
     def _audit_outcome(self, call: ToolCall, outcome: str, error: str | None) -> None:
-        self._remember(call, outcome)
+        self._remembered(call, outcome)
         # Off the caller's path where the sink can (SqlAuditLog.append_later): the effect
         # already happened, and the decision record before it was durable.
         append = getattr(self.audit, "append_later", self.audit.append)
@@ -405,3 +417,6 @@ class Firewall:
                 log.exception("outcomes_not_flushed")
         self.policy.close()
         self.containment.close()
+        close_sessions = getattr(self.sessions, "close", None)
+        if close_sessions is not None:
+            close_sessions()

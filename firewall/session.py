@@ -74,6 +74,27 @@ class SessionSummary:
         if subject not in subjects and len(subjects) < MAX_SUBJECTS_PER_TOOL:
             subjects.append(subject)
 
+    def document(self) -> dict[str, Any]:
+        """The summary as JSON data (for a shared store); :meth:`from_document` reads it."""
+        return {
+            "calls": self.calls,
+            "sources": {label: sorted(tools) for label, tools in self.sources.items()},
+            "subjects": self.subjects,
+            "counts": self.counts,
+            "recent": [event.policy_view() for event in self.recent],
+        }
+
+    @classmethod
+    def from_document(cls, data: dict[str, Any], recent_events: int) -> SessionSummary:
+        """A summary from :meth:`document` data, keeping ``recent_events`` calls in full."""
+        summary = cls.keeping(recent_events)
+        summary.calls = int(data["calls"])
+        summary.sources = {label: set(tools) for label, tools in data["sources"].items()}
+        summary.subjects = {tool: list(subjects) for tool, subjects in data["subjects"].items()}
+        summary.counts = {tool: dict(outcomes) for tool, outcomes in data["counts"].items()}
+        summary.recent.extend(SessionEvent.model_validate(event) for event in data["recent"])
+        return summary
+
     def policy_view(self, session_id: str) -> dict[str, Any]:
         """``input.session`` (see :func:`session_view`)."""
         return {

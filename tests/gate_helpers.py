@@ -15,6 +15,7 @@ from firewall.audit.records import AuditRecord
 from firewall.audit.store import SqlAuditLog
 from firewall.gate import Firewall, utc_now
 from firewall.policy.embedded import RegoEngine
+from firewall.session import SessionStore
 from firewall.settings import GateSettings
 from firewall.stages.limits import RateLimitRule
 from firewall.types import Principal, Risk, ToolCall, ToolSpec
@@ -95,6 +96,7 @@ def make_rig(
     settings: GateSettings | None = None,
     clock: Callable[[], datetime] = utc_now,
     tools: tuple[ToolSpec, ...] = TOOLS,
+    sessions: SessionStore | None = None,
 ) -> Rig:
     policy_dir = tmp_path / "policy"
     policy_dir.mkdir(exist_ok=True)
@@ -113,5 +115,6 @@ def make_rig(
         rate_limits=rate_limits,
         settings=settings,
         clock=clock,
+        sessions=sessions,
     )
     return Rig(firewall=firewall, audit=audit, approvals=approvals)

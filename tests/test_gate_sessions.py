@@ -6,9 +6,15 @@ from pathlib import Path
 
 from firewall.audit.keyfiles import ensure_dev_key
 from firewall.config import parse_config
+from firewall.errors import SessionStoreError
 from firewall.factory import build_firewall
 from firewall.gate import Executed
-from firewall.session import MAX_SUBJECTS_PER_TOOL, RECENT_EVENTS
+from firewall.session import (
+    MAX_SUBJECTS_PER_TOOL,
+    RECENT_EVENTS,
+    MemorySessionStore,
+    SessionEvent,
+)
 from firewall.types import Deny, DenyCode, Risk, ToolCall, ToolSpec
 from tests.gate_helpers import AGENT, make_rig
 
@@ -126,3 +132,58 @@ def test_build_firewall_keeps_the_configured_number_of_latest_calls(tmp_path: Pa
         assert firewall.sessions.policy_view("acme", "s1")["calls"] == 6
     finally:
         firewall.close()
+
+
+class UnrecordingSessions(MemorySessionStore):
+    """A session store that answers views but cannot record (a shared store gone away)."""
+
+    def record(self, tenant: str, session_id: str, event: SessionEvent) -> None:
+        raise SessionStoreError("session store unavailable (ConnectionError)")
+
+
+def test_a_call_the_session_cannot_record_is_refused_and_audited(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, policy=POLICY, tools=TOOLS, sessions=UnrecordingSessions())
+    the_call = call("lookup", customer_id="c-9")
+    result = rig.firewall.run(the_call, rig.tool())
+    assert isinstance(result, Deny)
+    assert result.code is DenyCode.STORE_ERROR
+    assert rig.ran == []
+    [record] = rig.records(the_call.call_id)
+    assert (record.outcome, record.code, record.details["stage"]) == (
+        "deny",
+        "store_error",
+        "session",
+    )
+
+
+def test_an_outcome_the_session_cannot_record_does_not_undo_the_run(tmp_path: Path) -> None:
+    """The tool already ran: the outcome is still audited (the store keeps the event)."""
+
+    class FailsAfterTheDecision(MemorySessionStore):
+        def record(self, tenant: str, session_id: str, event: SessionEvent) -> None:
+            if event.outcome == "ok":
+                raise SessionStoreError("session store unavailable (ConnectionError)")
+            super().record(tenant, session_id, event)
+
+    rig = make_rig(tmp_path, policy=POLICY, tools=TOOLS, sessions=FailsAfterTheDecision())
+    the_call = call("read_ticket", ticket_id="t-1")
+    assert isinstance(rig.firewall.run(the_call, rig.tool("text")), Executed)
+    assert [r.event for r in rig.records(the_call.call_id)] == ["decision", "outcome"]
+
+
+class UnreadableSessions(MemorySessionStore):
+    """A session store that cannot show the session (a shared store gone away)."""
+
+    def policy_view(self, tenant: str, session_id: str) -> dict[str, object]:
+        raise SessionStoreError("session store unavailable (TimeoutError)")
+
+
+def test_a_session_the_store_cannot_show_refuses_the_call(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, policy=POLICY, tools=TOOLS, sessions=UnreadableSessions())
+    the_call = call("pay", amount=5)
+    result = rig.firewall.run(the_call, rig.tool())
+    assert isinstance(result, Deny)
+    assert result.code is DenyCode.STORE_ERROR
+    assert result.reasons == ("session store unavailable (TimeoutError); call refused",)
+    assert rig.ran == []
+    assert [r.code for r in rig.records(the_call.call_id)] == ["store_error"]

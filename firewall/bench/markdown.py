@@ -34,11 +34,12 @@ METHOD = """\
   (and the freeze list) in a temporary directory, with a development audit key
   (`ensure_dev_key`); the same with `[audit] sqlite_synchronous = "normal"` shows what
   the fsync of each decision record costs (a record then survives a crash of the
-  process, not a power cut). *PostgreSQL + Redis*: audit and approvals on a fresh schema of the
-  local PostgreSQL, rate limits and the freeze list on Redis under a fresh key prefix,
-  both removed afterwards. *OPA*: the embedded stores, with the policy asked of the
-  Data-API stand-in `firewall.testing.opa_server` over loopback HTTP, running in a child
-  process as a real OPA would (policies uploaded by the engine at start).
+  process, not a power cut). *PostgreSQL + Redis*: audit and approvals on a fresh schema
+  of the local PostgreSQL; rate limits, the freeze list and session summaries on Redis
+  under a fresh key prefix; both removed afterwards. *OPA*: the embedded stores, with the
+  policy asked of the Data-API stand-in `firewall.testing.opa_server` over loopback HTTP,
+  running in a child process as a real OPA would (policies uploaded by the engine at
+  start).
 - **Agent step.** `langchain.agents.create_agent` with a scripted fake chat model (no LLM):
   one invocation = one model turn asking for the lookup, the tool, one closing turn.
   LangChain's guards are `ToolCallLimitMiddleware(run_limit=10)` and

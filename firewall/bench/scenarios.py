@@ -52,7 +52,7 @@ def scenarios(postgres: Service, redis: Service) -> list[Scenario]:
         ),
         Scenario(
             POSTGRES_REDIS,
-            "guarded: PostgreSQL audit + Redis limits",
+            "guarded: PostgreSQL audit + Redis limits and sessions",
             lambda: guarded.postgres_redis(postgres, redis),
             BARE,
         ),

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from firewall.audit.vault import sealed_mentions
-from firewall.errors import PolicyError
+from firewall.errors import PolicyError, SessionStoreError
 from firewall.pii.privacy import Privacy
 from firewall.policy.document import checked_decision
 from firewall.policy.engine import PolicyEngine
@@ -58,11 +58,14 @@ class PolicyCheck:
         if denial is not None:
             return denial
         call = ctx.call
-        session = (
-            self._sessions.policy_view(call.principal.tenant, call.session_id)
-            if self._sessions
-            else None
-        )
+        try:
+            session = (
+                self._sessions.policy_view(call.principal.tenant, call.session_id)
+                if self._sessions
+                else None
+            )
+        except SessionStoreError as exc:
+            return ctx.deny(DenyCode.STORE_ERROR, f"{exc}; call refused")
         ctx.policy_input = policy_input(ctx, self._clock(), session)
         try:
             document = checked_decision(self._engine.evaluate(ctx.policy_input))
