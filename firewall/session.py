@@ -47,7 +47,6 @@ class SessionEvent(Frozen):
 class SessionSummary:
     """One session so far: counts, label sources and subjects of every call; the latest calls."""
 
-    calls: int = 0
     sources: dict[str, set[str]] = field(default_factory=dict)
     subjects: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -60,7 +59,6 @@ class SessionSummary:
 
     def add(self, event: SessionEvent) -> None:
         """Fold one more call into the summary."""
-        self.calls += 1
         self.recent.append(event)
         outcomes = self.counts.setdefault(event.tool, {})
         outcomes[event.outcome] = outcomes.get(event.outcome, 0) + 1
@@ -74,10 +72,14 @@ class SessionSummary:
         if subject not in subjects and len(subjects) < MAX_SUBJECTS_PER_TOOL:
             subjects.append(subject)
 
+    @property
+    def calls(self) -> int:
+        """How many calls the session made (every outcome of every tool counted)."""
+        return sum(sum(outcomes.values()) for outcomes in self.counts.values())
+
     def document(self) -> dict[str, Any]:
         """The summary as JSON data (for a shared store); :meth:`from_document` reads it."""
         return {
-            "calls": self.calls,
             "sources": {label: sorted(tools) for label, tools in self.sources.items()},
             "subjects": self.subjects,
             "counts": self.counts,
@@ -88,7 +90,6 @@ class SessionSummary:
     def from_document(cls, data: dict[str, Any], recent_events: int) -> SessionSummary:
         """A summary from :meth:`document` data, keeping ``recent_events`` calls in full."""
         summary = cls.keeping(recent_events)
-        summary.calls = int(data["calls"])
         summary.sources = {label: set(tools) for label, tools in data["sources"].items()}
         summary.subjects = {tool: list(subjects) for tool, subjects in data["subjects"].items()}
         summary.counts = {tool: dict(outcomes) for tool, outcomes in data["counts"].items()}

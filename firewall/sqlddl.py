@@ -15,9 +15,14 @@ def create_missing(conn: Connection, *tables: Table, indexes: tuple[Index, ...] 
     the same table at once can both pass the check, and one fails on a unique index of the
     catalog. A transaction-scoped advisory lock makes them take turns.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": _CREATE_LOCK})
+    hold_creation_lock(conn)
     for table in tables:
         conn.execute(CreateTable(table, if_not_exists=True))
     for index in indexes:
         conn.execute(CreateIndex(index, if_not_exists=True))
+
+
+def hold_creation_lock(conn: Connection) -> None:
+    """On PostgreSQL, wait for the lock every firewall table creation takes (transaction-scoped)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": _CREATE_LOCK})

@@ -17,19 +17,7 @@ from firewall.session import (
 )
 from firewall.types import Deny, DenyCode, Risk, ToolCall, ToolSpec
 from tests.gate_helpers import AGENT, make_rig
-
-POLICY = """
-package firewall
-
-import rego.v1
-
-default decision := {"outcome": "allow", "reasons": []}
-
-decision := {"outcome": "deny", "reasons": [sprintf("tainted by %v", [source])]} if {
-    input.tool.name == "pay"
-    some source in input.session.sources.untrusted
-}
-"""
+from tests.session_workers import POLICY
 
 TOOLS = (
     ToolSpec(name="read_ticket", scope="crm:read", output_labels=("untrusted",)),

@@ -161,3 +161,15 @@ def test_untrusted_content_read_in_one_process_holds_a_payment_in_another(
         assert pool.apply(run_in_session, (payer, "pay", "clean")) == "ran"
         refused = pool.apply(run_in_session, (payer, "pay", "shared"))
     assert refused == "deny: tainted by read_ticket"
+
+
+def test_a_stored_session_that_does_not_parse_fails_closed(redis_url: str, prefix: str) -> None:
+    shared = store(redis_url, prefix)
+    shared.record("acme", "s1", TICKET)
+    client = redis.Redis.from_url(redis_url)
+    [key] = list(client.scan_iter(f"{prefix}:session:*"))
+    client.set(key, "{not json")
+    client.close()
+    with pytest.raises(SessionStoreError, match="unreadable"):
+        shared.policy_view("acme", "s1")
+    shared.close()

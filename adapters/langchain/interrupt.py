@@ -28,8 +28,7 @@ from firewall.recording import decision_event
 from firewall.stages.base import CallContext
 from firewall.types import Allow, Deny, DenyCode, Hold, ToolCall
 
-from .messages import refusal_message
-from .middleware import FirewallMiddleware, PrincipalSource, ToolResult, reply_id
+from .middleware import FirewallMiddleware, PrincipalSource, ToolResult
 
 SETTLE_S = 2.0
 
@@ -55,12 +54,12 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
         if isinstance(decision, Hold):
             decision = self._resolve(call, decision)
         if isinstance(decision, Deny):
-            return refusal_message(decision, tool_call_id=reply_id(request, call), tool=call.tool)
+            return self._refusal(request, call, decision)
         result = self.firewall.run_allowed(
             call, lambda: handler(self._restored(call, request)), redact=_redactions(decision)
         )
         if isinstance(result, Deny):
-            return refusal_message(result, tool_call_id=reply_id(request, call), tool=call.tool)
+            return self._refusal(request, call, result)
         return self._model_view(call, result)
 
     async def awrap_tool_call(
@@ -73,12 +72,12 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
         if isinstance(decision, Hold):
             decision = await self._aresolve(call, decision)
         if isinstance(decision, Deny):
-            return refusal_message(decision, tool_call_id=reply_id(request, call), tool=call.tool)
+            return self._refusal(request, call, decision)
         result = await self.firewall.arun_allowed(
             call, lambda: handler(self._restored(call, request)), redact=_redactions(decision)
         )
         if isinstance(result, Deny):
-            return refusal_message(result, tool_call_id=reply_id(request, call), tool=call.tool)
+            return self._refusal(request, call, result)
         return self._model_view(call, result)
 
     def _decide(self, call: ToolCall) -> Allow | Deny | Hold:

@@ -13,7 +13,7 @@ from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
 from firewall.gate import Executed, Firewall
-from firewall.types import CALL_ID_PATTERN, Principal, ToolCall, new_id
+from firewall.types import CALL_ID_PATTERN, Deny, Hold, Principal, ToolCall, new_id
 
 from .messages import refusal_message
 from .schema import args_json_schema
@@ -85,6 +85,11 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
             return request
         return request.override(tool_call={**request.tool_call, "args": restored})
 
+    @staticmethod
+    def _refusal(request: ToolCallRequest, call: ToolCall, decision: Deny | Hold) -> ToolMessage:
+        """The refusal as the model's answer to its own tool call."""
+        return refusal_message(decision, tool_call_id=reply_id(request, call), tool=call.tool)
+
     def _model_view(self, call: ToolCall, result: Executed[ToolResult]) -> ToolResult:
         """The tool's message with personal data protected before the model reads it."""
         message = result.value
@@ -100,7 +105,7 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         result = self.firewall.run(call, lambda: handler(self._restored(call, request)))
         if isinstance(result, Executed):
             return self._model_view(call, result)
-        return refusal_message(result, tool_call_id=reply_id(request, call), tool=call.tool)
+        return self._refusal(request, call, result)
 
     async def awrap_tool_call(
         self,
@@ -111,4 +116,4 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         result = await self.firewall.arun(call, lambda: handler(self._restored(call, request)))
         if isinstance(result, Executed):
             return self._model_view(call, result)
-        return refusal_message(result, tool_call_id=reply_id(request, call), tool=call.tool)
+        return self._refusal(request, call, result)

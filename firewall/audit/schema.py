@@ -28,11 +28,10 @@ from sqlalchemy import (
 )
 
 from firewall.errors import AuditError
+from firewall.sqlddl import hold_creation_lock
 
 FORMAT = "2"
 HEAD_ROW_ID = 1
-# Serialises concurrent table creation on PostgreSQL (any fixed 64-bit key will do).
-CREATE_LOCK_KEY = 0x6677_6175_6469_7432
 SeqType = BigInteger().with_variant(Integer, "sqlite")
 
 metadata = MetaData()
@@ -121,8 +120,7 @@ CREATE_PENDING = (
 
 def create_tables(conn: Connection) -> bool:
     """Create missing tables; True if the log still needs its first head row."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CREATE_LOCK_KEY})
+    hold_creation_lock(conn)
     inspector = inspect(conn)
     if inspector.has_table("audit_records") and not inspector.has_table("audit_meta"):
         raise AuditError(_OLD_FORMAT)
