@@ -52,7 +52,7 @@ class RedisNotifier:
     @contextmanager
     def subscribe(self, hold_id: str | None) -> Iterator[Wakeup]:
         """Listen for changes of ``hold_id`` (or any hold); degrade to sleeping on failure."""
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         try:
             _listen(pubsub, channel_of(self._prefix, hold_id), hold_id is None)
             pubsub.get_message(timeout=CONFIRM_TIMEOUT_S)  # swallow the confirmation
@@ -83,7 +83,7 @@ class RedisNotifier:
                 return
             yield _AsyncRedisWakeup(pubsub)
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
             await client.aclose()
 
     def close(self) -> None:
