@@ -17,6 +17,7 @@ import limits
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from firewall.canonical import digest
+from firewall.identity import checked_identity
 from firewall.pii.rules import PiiRule
 
 TOOL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -39,8 +40,17 @@ def _printable(text: str) -> str:
     return text
 
 
-Identity = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
-"""An agent, tenant, customer, operator or session name: printable text."""
+Identity = Annotated[
+    str,
+    Field(min_length=1, max_length=256),
+    AfterValidator(_printable),
+    AfterValidator(checked_identity),
+]
+"""An agent, tenant, customer, operator or session name, in its one canonical spelling.
+
+Look-alikes (``alice`` with a no-break space, full-width or Cyrillic letters) are refused,
+never rewritten: see :mod:`firewall.identity`.
+"""
 
 
 class Frozen(BaseModel):
