@@ -17,11 +17,12 @@ from firewall.containment.settings import BreakerSettings, BudgetRule, LimitSett
 from firewall.containment.stores import is_redis
 from firewall.credentials.vault import VaultSettings
 from firewall.errors import ConfigError
+from firewall.identity import spelled_twice
 from firewall.pii.rules import PiiSettings
 from firewall.session import MAX_RECENT_EVENTS, RECENT_EVENTS
 from firewall.settings import GateSettings
 from firewall.stages.limits import RateLimitRule
-from firewall.types import Frozen, ToolSpec
+from firewall.types import Frozen, Identity, ToolSpec
 
 
 def _memory_or_redis(url: str | None) -> str | None:
@@ -89,9 +90,16 @@ class FirewallConfig(Frozen):
     vault: VaultSettings = VaultSettings()
     audit: AuditSettings = AuditSettings()
     pii: PiiSettings = PiiSettings()
-    approvers: dict[str, frozenset[str]] = Field(
+    approvers: dict[str, frozenset[Identity]] = Field(
         default_factory=dict, description="Approver groups: name -> user ids."
     )
+
+    @model_validator(mode="after")
+    def _approvers_spelled_once(self) -> FirewallConfig:
+        members = (member for group in self.approvers.values() for member in group)
+        if problem := spelled_twice(members):
+            raise ValueError(f"approvers: {problem}; one person would count twice")
+        return self
 
     @model_validator(mode="after")
     def _unique_tool_names(self) -> FirewallConfig:

@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, TypeAdapter, ValidationError
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, model_validator
 
 from firewall.config import FirewallConfig, parse_config, read_toml
 from firewall.errors import ConfigError
-from firewall.types import Frozen
+from firewall.identity import spelled_twice
+from firewall.types import Frozen, Identity
 
 TOKENS_ENV = "FIREWALL_API_TOKENS"
 TOKEN_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"  # noqa: S105 - a pattern, not a secret
@@ -51,7 +52,7 @@ class SlackSettings(Frozen):
     group_channels: dict[str, SlackId] = Field(
         default_factory=dict, description="Approver group -> channel id, overriding `channel`."
     )
-    users: dict[str, SlackId] = Field(
+    users: dict[Identity, SlackId] = Field(
         default_factory=dict,
         description="Approver id (as in [approvers]) -> Slack user id. Group members that "
         "are not listed here are taken to be Slack user ids themselves.",
@@ -62,6 +63,15 @@ class SlackSettings(Frozen):
     bot_token_env: str = "SLACK_BOT_TOKEN"  # noqa: S105
     signing_secret_env: str = "SLACK_SIGNING_SECRET"  # noqa: S105
     app_token_env: str = "SLACK_APP_TOKEN"  # noqa: S105
+
+    @model_validator(mode="after")
+    def _one_slack_user_per_approver(self) -> SlackSettings:
+        if problem := spelled_twice(self.users):
+            raise ValueError(f"users: {problem}")
+        slack_ids = list(self.users.values())
+        if twice := sorted({i for i in slack_ids if slack_ids.count(i) > 1}):
+            raise ValueError(f"users: Slack user {twice[0]} is mapped to two approver ids")
+        return self
 
     def channel_for(self, group: str | None) -> str:
         """The channel that receives the cards of ``group``'s holds."""
@@ -95,7 +105,7 @@ class ServiceSettings(Frozen):
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
-    tokens: dict[str, TokenDigest] = Field(
+    tokens: dict[Identity, TokenDigest] = Field(
         default_factory=dict, description="Approver id -> sha256 digest of their bearer token."
     )
     redis_url: str | None = Field(default=None, description="Pub/sub for prompt wake-ups.")
@@ -109,8 +119,20 @@ class ServiceConfig(Frozen):
     service: ServiceSettings = ServiceSettings()
     slack: SlackSettings | None = None
 
+    @model_validator(mode="after")
+    def _token_owners_spelled_once(self) -> ServiceConfig:
+        # checked here, not on the field, so that the error keeps naming service.tokens
+        if problem := spelled_twice(self.service.tokens):
+            raise ValueError(f"service.tokens: {problem}")
+        return self
 
-_tokens_adapter = TypeAdapter(dict[str, TokenDigest])
+    def aliases(self) -> dict[str, str]:
+        """Other names of approvers (their Slack user ids) -> their approver ids."""
+        users = self.slack.users if self.slack else {}
+        return {slack_id: approver for approver, slack_id in users.items()}
+
+
+_tokens_adapter = TypeAdapter(dict[Identity, TokenDigest])
 
 
 def tokens_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -120,8 +142,21 @@ def tokens_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
         return {}
     try:
         return _tokens_adapter.validate_python(json.loads(raw))
-    except (ValueError, ValidationError) as exc:
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = f"must map approver ids to 'sha256:<hex>' ({where}: {first['msg']})"
+        raise ConfigError(f"${TOKENS_ENV}", message) from exc
+    except ValueError as exc:
         raise ConfigError(f"${TOKENS_ENV}", "must map approver ids to 'sha256:<hex>'") from exc
+
+
+def all_tokens(config: ServiceConfig, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The REST token digests of ``[service.tokens]`` and the environment (which wins)."""
+    tokens = {**config.service.tokens, **tokens_from_env(environ)}
+    if problem := spelled_twice(tokens):
+        raise ConfigError(f"service.tokens and ${TOKENS_ENV}", problem)
+    return tokens
 
 
 def parse_service_config(data: dict[str, Any], base: Path = Path()) -> ServiceConfig:

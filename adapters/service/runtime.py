@@ -18,7 +18,7 @@ from firewall.service_config import (
     ServiceConfig,
     SlackCredentials,
     SlackSettings,
-    tokens_from_env,
+    all_tokens,
 )
 
 from .metrics import ServiceMetrics
@@ -36,12 +36,17 @@ class ServiceRuntime:
         storage = config.firewall.storage
         credentials = config.slack.credentials() if config.slack else None  # fail fast
         self.config = config
-        self.tokens = {**config.service.tokens, **tokens_from_env()}
+        self.tokens = all_tokens(config)
         self.notifier: DecisionNotifier | None = notifier_from_url(config.service.redis_url)
         self.store = SqlApprovalStore(storage.approvals())
         self.audit = SqlAuditLog(storage.audit())
         self.approvals = ApprovalService(
-            self.store, self.audit, config.firewall.approvers, clock=clock, notifier=self.notifier
+            self.store,
+            self.audit,
+            config.firewall.approvers,
+            clock=clock,
+            notifier=self.notifier,
+            aliases=config.aliases(),
         )
         self.metrics = ServiceMetrics(self.approvals)
         self.slack: SlackApprovals | None = None

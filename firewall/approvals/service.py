@@ -16,9 +16,11 @@ from firewall.approvals.auditing import HoldAuditor
 from firewall.approvals.base import ApprovalStore
 from firewall.approvals.models import HoldRecord, HoldState
 from firewall.approvals.notify import AsyncSleeper, AsyncWakeup, DecisionNotifier, Sleeper, Wakeup
+from firewall.approvals.people import Approvers
 from firewall.approvals.waiting import Backoff
 from firewall.audit.events import AuditSink
-from firewall.errors import ConfigError, StoreError
+from firewall.errors import StoreError
+from firewall.identity import checked_identity
 from firewall.types import Hold, ToolCall
 
 MAX_CAS_ATTEMPTS = 32
@@ -35,8 +37,11 @@ class ApprovalService:
     """Opens, decides, expires and consumes holds in ``store``, auditing each step.
 
     ``groups`` maps an approver group name to the ids of its members; a hold whose
-    group is not configured here can be decided by nobody. ``notifier`` (optional)
-    announces every change so that waiters in other processes wake at once.
+    group is not configured here can be decided by nobody. ``aliases`` maps other names
+    of an approver (e.g. their Slack user id) to their approver id, so that a call
+    requested under one name cannot be approved under the other (see
+    :mod:`firewall.approvals.people`). ``notifier`` (optional) announces every change
+    so that waiters in other processes wake at once.
     """
 
     def __init__(
@@ -46,17 +51,19 @@ class ApprovalService:
         groups: Mapping[str, Collection[str]],
         clock: Callable[[], datetime] = utc_now,
         notifier: DecisionNotifier | None = None,
+        *,
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self._store = store
         self._audit = HoldAuditor(audit)
-        self._groups = _checked_groups(groups)
+        self._people = Approvers(groups, aliases)
         self._clock = clock
         self.notifier = notifier
 
     @property
     def groups(self) -> Mapping[str, frozenset[str]]:
         """The approver groups: name -> member ids."""
-        return self._groups
+        return self._people.groups
 
     def close(self) -> None:
         """Release the store's and the notifier's connections (if they hold any)."""
@@ -89,7 +96,7 @@ class ApprovalService:
         """Count ``approver``'s approval; the hold is approved once the quorum is met."""
 
         def step(record: HoldRecord, now: datetime) -> HoldRecord:
-            if approver in record.approvals:
+            if self._people.among(approver, record.approvals):
                 message = (
                     f"{approver!r} already approved hold {hold_id}; approvals must be distinct"
                 )
@@ -199,6 +206,7 @@ class ApprovalService:
             self.notifier.publish(hold_id)
 
     def _decide(self, hold_id: str, approver: str, step: Step) -> HoldRecord:
+        self._check_spelling(hold_id, approver)
         for _ in range(MAX_CAS_ATTEMPTS):
             record = self._load(hold_id, approver)
             now = self._clock()
@@ -221,18 +229,25 @@ class ApprovalService:
                 return decided
         raise StoreError(f"hold {hold_id}: gave up after {MAX_CAS_ATTEMPTS} conflicting updates")
 
+    def _check_spelling(self, hold_id: str, approver: str) -> None:
+        try:
+            checked_identity(approver)
+        except ValueError as exc:
+            message = f"{approver!r} is not an approver id: {exc}"
+            self._audit.refuse("not_an_approver", message, hold_id, approver, None)
+
     def _check_eligible(self, record: HoldRecord, approver: str) -> None:
         hold_id, group = record.hold_id, record.approvers
-        if approver in record.requesters:
+        if self._people.among(approver, record.requesters):
             message = f"{approver!r} requested the call held by {hold_id} and may not decide it"
             self._audit.refuse("self_approval", message, hold_id, approver, record)
         if group is None:
             message = f"hold {hold_id} names no approver group, so nobody may decide it"
             self._audit.refuse("not_an_approver", message, hold_id, approver, record)
-        if group not in self._groups:
+        if group not in self._people.groups:
             message = f"approver group {group!r} is not configured, so nobody may decide {hold_id}"
             self._audit.refuse("not_an_approver", message, hold_id, approver, record)
-        if approver not in self._groups[group]:
+        if approver not in self._people.groups[group]:
             message = f"{approver!r} is not in approver group {group!r} of hold {hold_id}"
             self._audit.refuse("not_an_approver", message, hold_id, approver, record)
 
@@ -267,12 +282,3 @@ class ApprovalService:
                 "unknown_hold", f"there is no hold {hold_id!r}", hold_id, approver, None
             )
         return record
-
-
-def _checked_groups(groups: Mapping[str, Collection[str]]) -> dict[str, frozenset[str]]:
-    checked = {}
-    for name, members in groups.items():
-        if isinstance(members, str) or not all(isinstance(m, str) and m for m in members):
-            raise ConfigError(f"approver_groups.{name}", "must be a list of approver ids")
-        checked[name] = frozenset(members)
-    return checked
