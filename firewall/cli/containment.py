@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -120,11 +121,14 @@ def _target(agent: str | None, tenant: str | None, everything: bool) -> FreezeTa
         raise typer.BadParameter("give exactly one of --agent, --tenant or --all")
     if everything:
         return FreezeTarget(kind="all")
-    return (
-        FreezeTarget(kind="agent", name=agent)
-        if agent
-        else FreezeTarget(kind="tenant", name=tenant or "")
-    )
+    try:
+        return (
+            FreezeTarget(kind="agent", name=agent)
+            if agent
+            else FreezeTarget(kind="tenant", name=tenant or "")
+        )
+    except ValidationError as exc:  # a look-alike name would freeze nobody
+        raise typer.BadParameter(exc.errors()[0]["msg"], param_hint=chosen[0]) from exc
 
 
 @contextmanager

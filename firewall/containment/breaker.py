@@ -15,6 +15,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from firewall.containment.freeze import CachedFreezes, FreezeEntry
 from firewall.containment.settings import BreakerSettings
+from firewall.identity import identity_key
 from firewall.stages.naming import quoted
 from firewall.types import Deny, ToolCall
 
@@ -41,14 +42,14 @@ class CircuitBreaker:
 
     def reset(self, agent_id: str) -> None:
         """Forget ``agent_id``'s counted denials (after an operator lifts its freeze)."""
-        self._limiter.clear(self._item, "breaker", agent_id)
+        self._limiter.clear(self._item, "breaker", identity_key(agent_id))
 
     def record(self, call: ToolCall, denial: Deny) -> FreezeEntry | None:
         """Count ``denial``; return the new freeze if this one tripped the breaker."""
         if not self.settings.enabled or denial.code not in self.settings.codes:
             return None
         agent = call.principal.agent_id
-        if self._limiter.hit(self._item, "breaker", agent):
+        if self._limiter.hit(self._item, "breaker", identity_key(agent)):  # Bot-1 is bot-1
             return None
         entry = FreezeEntry(
             target=f"agent:{agent}",

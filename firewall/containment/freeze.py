@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Literal, Protocol
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from firewall.identity import checked_identity, identity_key
 from firewall.types import Frozen, Principal
 
 FreezeKind = Literal["agent", "tenant", "all"]
@@ -25,11 +26,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _empty_or_identity(name: str) -> str:
+    return checked_identity(name) if name else name
+
+
 class FreezeTarget(Frozen):
-    """Whom a freeze stops: one agent, one tenant, or every call (``all``)."""
+    """Whom a freeze stops: one agent, one tenant, or every call (``all``).
+
+    The name is an identity (a look-alike spelling would freeze nobody, silently); it
+    stops every spelling of that name that differs only in case (see :func:`targets_of`).
+    """
 
     kind: FreezeKind
-    name: Annotated[str, Field(max_length=128)] = ""
+    name: Annotated[str, Field(max_length=128), AfterValidator(_empty_or_identity)] = ""
 
     @property
     def key(self) -> str:
@@ -50,6 +59,12 @@ class FreezeTarget(Frozen):
 def targets_of(principal: Principal) -> tuple[str, ...]:
     """The freeze keys that stop ``principal``'s calls, most specific first."""
     return (f"agent:{principal.agent_id}", f"tenant:{principal.tenant}", "all")
+
+
+def lookup_key(target: str) -> str:
+    """``target`` (a freeze key) as compared: its name by :func:`identity_key`."""
+    kind, _, name = target.partition(":")
+    return f"{kind}:{identity_key(name)}" if name else kind
 
 
 class FreezeEntry(Frozen):
@@ -170,7 +185,8 @@ class CachedFreezes:
 
     @staticmethod
     def _find(entries: Mapping[str, FreezeEntry], principal: Principal) -> FreezeEntry | None:
+        by_key = {lookup_key(target): entry for target, entry in entries.items()}
         for key in targets_of(principal):
-            if key in entries:
-                return entries[key]
+            if (entry := by_key.get(lookup_key(key))) is not None:
+                return entry
         return None

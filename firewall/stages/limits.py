@@ -19,6 +19,7 @@ from limits.strategies import STRATEGIES, RateLimiter
 from firewall.canonical import digest
 from firewall.containment.outage import OutagePolicy
 from firewall.containment.stores import describe_url
+from firewall.identity import identity_key
 from firewall.stages.base import CallContext
 from firewall.types import Deny, DenyCode, Frozen, LimitText, Per, Principal, ToolCall
 
@@ -54,11 +55,15 @@ def expire_inline(storage: object, interval_s: float = EXPIRY_INTERVAL_S) -> Non
 
 
 def subject_of(per: Per, principal: Principal) -> str:
-    """Who shares a bucket: ``agent=bot-1``, ``tenant=acme``, ``customer=…`` or ``global=*``."""
+    """Who shares a bucket: ``agent=bot-1``, ``tenant=acme``, ``customer=…`` or ``global=*``.
+
+    Names are keyed by :func:`~firewall.identity.identity_key`: ``Bot-1`` gets no bucket
+    of its own beside ``bot-1``.
+    """
     subject = {
-        "agent": principal.agent_id,
-        "tenant": principal.tenant,
-        "customer": principal.on_behalf_of or "-",
+        "agent": identity_key(principal.agent_id),
+        "tenant": identity_key(principal.tenant),
+        "customer": identity_key(principal.on_behalf_of) if principal.on_behalf_of else "-",
         "global": "*",
     }[per]
     return f"{per}={subject}"
