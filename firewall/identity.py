@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from typing import NoReturn
 
 import precis_i18n
 from confusable_homoglyphs import categories  # type: ignore[import-untyped]
@@ -109,6 +110,8 @@ def _check_spaces(text: str) -> None:
 
 
 def _check_precis(word: str, text: str, offset: int) -> None:
+    if not unicodedata.is_normalized("NFC", word):  # first, so PRECIS offsets match ``word``
+        _refuse_changed(word, unicodedata.normalize("NFC", word), text, offset)
     try:
         canonical = _PROFILE.enforce(word)
     except UnicodeEncodeError as exc:
@@ -118,12 +121,16 @@ def _check_precis(word: str, text: str, offset: int) -> None:
         why = _PRECIS_REASONS.get(kind, "is not allowed in an identity ({kind})")
         raise ValueError(f"{_describe(text, index)} {why.format(plain=plain, kind=kind)}") from exc
     if canonical != word:
-        index = offset + _first_change(word, canonical)
-        spelled = text[:offset] + canonical + text[offset + len(word) :]
-        raise ValueError(
-            f"{_describe(text, index)} is not in canonical form (composed, half-width);"
-            f" the identity is spelled {spelled!r}"
-        )
+        _refuse_changed(word, canonical, text, offset)
+
+
+def _refuse_changed(word: str, canonical: str, text: str, offset: int) -> NoReturn:
+    index = offset + _first_change(word, canonical)
+    spelled = text[:offset] + canonical + text[offset + len(word) :]
+    raise ValueError(
+        f"{_describe(text, index)} is not in canonical form (composed, half-width);"
+        f" the identity is spelled {spelled!r}"
+    )
 
 
 def _first_change(word: str, canonical: str) -> int:
