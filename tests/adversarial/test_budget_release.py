@@ -13,13 +13,17 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 
 from firewall.approvals.models import HoldRecord, HoldState
+from firewall.audit.events import AuditEvent, AuditSink
 from firewall.containment.settings import BudgetRule, LimitSettings
+from firewall.errors import AuditError
 from firewall.gate import Executed
 from firewall.stages.budgets import bucket_of
 from firewall.types import Allow, Deny, DenyCode, Hold, Principal, ToolCall
@@ -53,6 +57,18 @@ def stored(box: Contained, hold: Hold) -> HoldRecord:
     record = box.rig.approvals.get(hold.hold_id)
     assert record is not None
     return record
+
+
+def hold_of(record: HoldRecord) -> Hold:
+    """The hold decision a stored record stands for (what a resumed adapter rebuilds)."""
+    return Hold(
+        call_id=record.call_id,
+        hold_id=record.hold_id,
+        approvers=record.approvers,
+        quorum=record.quorum,
+        expires_at=record.expires_at,
+        reasons=record.reasons,
+    )
 
 
 def approved_and_run(box: Contained, call: ToolCall) -> Hold:
@@ -190,6 +206,72 @@ def test_a_denied_hold_resolved_by_an_altered_call_releases_nothing(box: Contain
     assert reserved(box) == 25_000
     assert isinstance(box.firewall.resolve_hold(call, hold, stored(box, hold)), Deny)
     assert reserved(box) == 0, "the held call itself gives it back"
+
+
+class HoldDecisionLost:
+    """An audit sink that cannot take the decision record of a hold (the hold is stored)."""
+
+    def __init__(self, inner: AuditSink) -> None:
+        self.inner = inner
+
+    def append(self, event: AuditEvent) -> AuditEvent:
+        if event.event == "decision" and event.outcome == "hold":
+            raise AuditError("audit log unavailable")
+        return self.inner.append(event)
+
+
+def test_a_stored_hold_whose_decision_was_not_audited_keeps_its_budget(box: Contained) -> None:
+    """The caller hears "refused", but the stored hold may still be approved and resumed."""
+    call = refund(250)
+    box.firewall.audit = HoldDecisionLost(box.rig.audit)
+    refused = box.firewall.guard(call)
+    assert isinstance(refused, Deny)
+    assert refused.code is DenyCode.STORE_ERROR
+    box.firewall.audit = box.rig.audit
+    record = box.rig.approvals.for_call(call.call_id)
+    assert record is not None
+    assert reserved(box) == 25_000
+    box.rig.approvals.approve(record.hold_id, "alice")
+    resumed = box.firewall.resolve_hold(call, hold_of(record), stored(box, hold_of(record)))
+    assert isinstance(resumed, Allow)  # as a re-run of the paused graph would find it
+
+
+# -- expiry --------------------------------------------------------------------------------
+
+
+def test_an_approval_that_expires_unused_gives_its_budget_back_once(tmp_path: Path) -> None:
+    start = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with freeze_time(start) as frozen:
+        box = contained_rig(tmp_path, budgets=(ACME_BUDGET,))
+        call = refund(250)
+        hold = held(box, call)
+        box.rig.approvals.approve(hold.hold_id, "alice")
+        frozen.tick(timedelta(seconds=61))
+        [expired] = box.rig.approvals.expire_unused()
+        assert expired.decision_reason == "approval expired unused"
+        for _ in range(3):
+            late = box.firewall.resolve_hold(call, hold, stored(box, hold))
+            assert isinstance(late, Deny)
+            assert late.code is DenyCode.APPROVAL_EXPIRED
+            assert "unused" in late.message()
+        assert reserved(box) == 0
+        box.firewall.close()
+
+
+def test_an_approval_used_at_its_expiry_does_not_run_and_gives_back(tmp_path: Path) -> None:
+    start = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with freeze_time(start) as frozen:
+        box = contained_rig(tmp_path, budgets=(ACME_BUDGET,))
+        call = refund(250)
+        hold = held(box, call)
+        approved = box.rig.approvals.approve(hold.hold_id, "alice")
+        frozen.tick(timedelta(seconds=60))
+        late = box.firewall.resolve_hold(call, hold, approved)
+        assert isinstance(late, Deny)
+        assert late.code is DenyCode.APPROVAL_EXPIRED
+        assert reserved(box) == 0
+        assert box.seen == []
+        box.firewall.close()
 
 
 # -- another tenant's call id ---------------------------------------------------------------
