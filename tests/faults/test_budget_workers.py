@@ -43,9 +43,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.
 
 AGENTS = 5
 VICTIM = 0  # the agent SIGKILLed mid-run
-RUN_S = 16.0
+RUN_S = 17.0
 KILL_AGENT_AT_S = 5.0
-REDIS_DOWN_AT_S, REDIS_DOWN_FOR_S = 8.0, 1.5
+REDIS_DOWN_AT_S, REDIS_DOWN_FOR_S = 8.0, 3.0  # longer than redis-py's own retries
 READY_TIMEOUT_S = 60.0
 
 
@@ -212,7 +212,8 @@ def _assert_the_run_was_a_real_one(setup: Setup, ran: list[dict[str, object]]) -
     assert seen["executed:approval_used"] > 0, seen  # executed holds resolved again
     assert seen["pending:approval_pending"] > 0, seen  # premature resolves
     assert seen["approved:ran"] > 0, seen
-    assert seen["guard:limiter_error"] + seen["approved:limiter_error"] > 0, seen  # Redis down
+    outage = sum(n for key, n in seen.items() if key.endswith(":limiter_error"))
+    assert outage > 0, seen  # calls refused while Redis was down
     assert seen["guard:budget_exceeded"] > 0, seen  # the budgets were the limit
     assert any(line["hold_id"] for line in ran)
     with SqlApprovalStore(setup.postgres_url) as store:
