@@ -12,8 +12,10 @@ import structlog
 
 from firewall.approvals.models import HoldRecord, HoldState
 from firewall.approvals.service import ApprovalService
+from firewall.approvals.unstarted import UnstartedRuns
 from firewall.audit.events import AuditSink
 from firewall.canonical import canonical_json
+from firewall.containment.budgets import UNHELD
 from firewall.containment.control import Containment
 from firewall.containment.settings import BudgetRule
 from firewall.credentials.context import handed_over
@@ -27,7 +29,7 @@ from firewall.registry import ToolRegistry
 from firewall.session import MemorySessionStore, SessionEvent, SessionStore
 from firewall.settings import GateSettings
 from firewall.stages.base import CallContext, Stage
-from firewall.stages.budgets import BudgetCheck
+from firewall.stages.budgets import BudgetCheck, owner_of, reservation_of
 from firewall.stages.freeze import FreezeCheck
 from firewall.stages.limits import RateLimitRule
 from firewall.stages.pipeline import default_stages
@@ -40,11 +42,14 @@ from firewall.types import (
     Obligations,
     ToolCall,
     ToolSpec,
-    new_id,
 )
 
 T = TypeVar("T")
 log = structlog.get_logger("firewall")
+
+_REFUSED_USE = {"expired": DenyCode.APPROVAL_EXPIRED, "already_used": DenyCode.APPROVAL_USED}
+"""Deny codes of the approval service's refusals to use an approval (else: mismatch)."""
+_NEVER_RAN = (DenyCode.APPROVAL_DENIED, DenyCode.APPROVAL_EXPIRED)
 
 
 def utc_now() -> datetime:
@@ -112,7 +117,10 @@ class Firewall:
             raise ConfigError("firewall", "give rate limits, budgets and storage to Containment")
         self.vault = vault or CredentialVault()
         self.vault.check_tools(self.tools.values())
-        self._last_look = FreezeCheck(self.containment.freezes, self.tools, self.containment.outage)
+        self._last_look = FreezeCheck(
+            self.containment.freezes, self.tools, self.containment.outage, last_look=True
+        )
+        self._unstarted = UnstartedRuns()
         self.stages: Sequence[Stage] = stages or default_stages(
             self.tools,
             policy=policy,
@@ -136,9 +144,12 @@ class Firewall:
             # A session that cannot record this call would not see its subject later.
             ctx.stage = "session"
             decision = ctx.deny(DenyCode.STORE_ERROR, "session store unavailable; call refused")
+        placed = isinstance(decision, Hold)
         decision = self._refusal_if_unaudited(ctx, decision) or decision
         if isinstance(decision, Deny):
-            self._contain(ctx, decision, release=self._passed_budget(ctx.stage))
+            # A placed hold may still be approved and run: its resolution releases, not this.
+            release = not placed and self._passed_budget(ctx.stage)
+            self._contain(ctx, decision, owner=owner_of(ctx) if release else None)
         return decision
 
     def _remembered(self, call: ToolCall, outcome: str) -> bool:
@@ -187,7 +198,7 @@ class Firewall:
         ttl = min(obligations.ttl_s or self.settings.hold_ttl_s, self.settings.hold_ttl_s)
         hold = Hold(
             call_id=ctx.call.call_id,
-            hold_id=new_id("hold"),
+            hold_id=ctx.hold_id,
             approvers=obligations.approvers or self.settings.default_approvers,
             quorum=obligations.quorum,
             expires_at=now + timedelta(seconds=ttl),
@@ -227,50 +238,96 @@ class Firewall:
             return True
         return names.index(stage) > names.index(BudgetCheck.name)
 
-    def _contain(self, ctx: CallContext, denial: Deny, *, release: bool) -> None:
-        """After a final denial: give back the call's budget, count it for the breaker."""
-        if release:
-            self.containment.release(ctx.call.call_id)
+    def _contain(self, ctx: CallContext, denial: Deny, *, owner: str | None) -> None:
+        """After a final denial: give back the budget ``owner`` holds for the call (if any
+        owner is named), count the denial for the breaker."""
+        if owner is not None:
+            self.containment.release(reservation_of(ctx.call), owner)
         self.containment.after_denial(ctx, denial)
 
     # -- holds ------------------------------------------------------------------------
 
     def resolve_hold(self, call: ToolCall, hold: Hold, record: HoldRecord) -> Allow | Deny:
-        """Turn a decided hold into the call's final decision (audited)."""
+        """Turn a decided hold into the call's final decision (audited).
+
+        The hold is judged as the approval store has it now (``record`` only names what
+        the caller saw). Approved: its approval is used here, once; if the tool then
+        cannot start (see :meth:`run_allowed`) it is given back. Executed: "already used".
+        Pending: nothing is decided. The budget is given back only when the store shows
+        the hold denied or expired, for the very call it held, and only by its hold.
+        """
         ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage="approval")
         ctx.args_json = canonical_json(call.args)
         ctx.settled_hold = settled_hold_details(record)
-        decision = self._hold_outcome(ctx, hold, record)
-        decision = self._refusal_if_unaudited(ctx, decision) or decision
+        current = self._current_hold(ctx, hold)
+        decision = current if isinstance(current, Deny) else self._hold_outcome(ctx, current)
+        refusal = self._refusal_if_unaudited(ctx, decision)
+        if refusal is not None and isinstance(decision, Allow):
+            self._give_back(hold.hold_id)  # not run: the approval may yet be used
+        decision = refusal or decision
         if isinstance(decision, Deny):
-            # Only a hold that can never run gives its budget back (not a mismatched call).
-            never_runs = decision.code in (DenyCode.APPROVAL_DENIED, DenyCode.APPROVAL_EXPIRED)
-            self._contain(ctx, decision, release=never_runs)
+            never_ran = (
+                decision.code in _NEVER_RAN
+                and isinstance(current, HoldRecord)
+                and current.digest == call.binding_digest()
+            )
+            self._contain(ctx, decision, owner=hold.hold_id if never_ran else None)
         return decision
 
-    def _hold_outcome(self, ctx: CallContext, hold: Hold, record: HoldRecord) -> Allow | Deny:
+    def _current_hold(self, ctx: CallContext, hold: Hold) -> HoldRecord | Deny:
+        try:
+            current = self.approvals.get(hold.hold_id)
+        except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
+            return ctx.deny(DenyCode.STORE_ERROR, f"approval store unavailable ({_named(exc)})")
+        if current is None:
+            return ctx.deny(DenyCode.APPROVAL_MISMATCH, f"there is no hold {hold.hold_id!r}")
+        ctx.settled_hold = settled_hold_details(current)
+        return current
+
+    def _hold_outcome(self, ctx: CallContext, record: HoldRecord) -> Allow | Deny:
+        hold_id = record.hold_id
         if record.state is HoldState.APPROVED:
-            try:
-                self.approvals.consume(hold.hold_id, ctx.call.binding_digest())
-            except ApprovalError as exc:
-                code = (
-                    DenyCode.APPROVAL_EXPIRED
-                    if exc.code == "expired"
-                    else (DenyCode.APPROVAL_MISMATCH)
-                )
-                return ctx.deny(code, str(exc))
-            except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
-                return ctx.deny(DenyCode.STORE_ERROR, f"approval store unavailable ({_named(exc)})")
-            return Allow(call_id=ctx.call.call_id)
+            return self._use_approval(ctx, hold_id)
+        if record.state is HoldState.EXECUTED:
+            return ctx.deny(
+                DenyCode.APPROVAL_USED,
+                f"the approval of hold {hold_id} was already used; it authorises one run",
+            )
+        if record.state is HoldState.PENDING:
+            return ctx.deny(
+                DenyCode.APPROVAL_PENDING, f"hold {hold_id} is still pending; nothing is decided"
+            )
         if record.state is HoldState.DENIED:
             who = ", ".join(record.decided_by) or "an approver"
             reason = f": {record.decision_reason}" if record.decision_reason else ""
             return ctx.deny(DenyCode.APPROVAL_DENIED, f"denied by {who}{reason}")
-        expired_at = record.expires_at.isoformat()
+        how = "unused" if record.decided_by else "without a decision"
         return ctx.deny(
             DenyCode.APPROVAL_EXPIRED,
-            f"approval {hold.hold_id} expired at {expired_at} without a decision",
+            f"approval {hold_id} expired at {record.expires_at.isoformat()} {how}",
         )
+
+    def _use_approval(self, ctx: CallContext, hold_id: str) -> Allow | Deny:
+        """Use the approval, once, for this very call (given back if the tool cannot start)."""
+        try:
+            executed = self.approvals.consume(hold_id, ctx.call.binding_digest())
+        except ApprovalError as exc:
+            return ctx.deny(_REFUSED_USE.get(exc.code, DenyCode.APPROVAL_MISMATCH), str(exc))
+        except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
+            return ctx.deny(DenyCode.STORE_ERROR, f"approval store unavailable ({_named(exc)})")
+        self._unstarted.remember(executed)
+        return Allow(call_id=ctx.call.call_id)
+
+    def _give_back(self, hold_id: str) -> None:
+        """Give back the approval this process used for ``hold_id``; its tool never started."""
+        executed = self._unstarted.take(hold_id)
+        if executed is None:  # used elsewhere, or long ago: it stays used (fail closed)
+            log.warning("approval_not_returnable", hold_id=hold_id)
+            return
+        try:
+            self.approvals.give_back(executed)
+        except Exception:  # it stays used: the call cannot run, which is the safe side
+            log.exception("approval_not_returned", hold_id=hold_id)
 
     def _wait(self, call: ToolCall, hold: Hold) -> Allow | Deny:
         try:
@@ -326,10 +383,12 @@ class Firewall:
     ) -> Executed[T] | Deny:
         """Run a call already allowed (or approved): hand over its credential, audit the outcome.
 
-        For adapters that decide with :meth:`guard` / :meth:`resolve_hold` themselves. An
-        error leaves with any known secret masked (see :func:`scrub_exception`).
+        For adapters that decide with :meth:`guard` / :meth:`resolve_hold` themselves:
+        pass the ``hold_id`` of a held call, so that its approval is given back if the
+        tool cannot start. An error leaves with any known secret masked (see
+        :func:`scrub_exception`).
         """
-        credential = self._before_run(call)
+        credential = self._before_run(call, hold_id)
         if isinstance(credential, Deny):
             return credential
         try:
@@ -354,7 +413,7 @@ class Firewall:
         redact: tuple[str, ...] = (),
     ) -> Executed[T] | Deny:
         """Async twin of :meth:`run_allowed`."""
-        credential = await asyncio.to_thread(self._before_run, call)
+        credential = await asyncio.to_thread(self._before_run, call, hold_id)
         if isinstance(credential, Deny):
             return credential
         try:
@@ -370,17 +429,29 @@ class Firewall:
             return Executed(call_id=call.call_id, value=value, hold_id=hold_id, redact=redact)
         raise failure  # outside the handler, so the leaking original is not chained
 
-    def _before_run(self, call: ToolCall) -> CallCredential | Deny | None:
-        """Last look before the tool runs: not frozen meanwhile; then mint its credential."""
+    def _before_run(self, call: ToolCall, hold_id: str | None) -> CallCredential | Deny | None:
+        """Last look before the tool runs: not frozen meanwhile; then mint its credential.
+
+        If either fails, the tool never starts: a held call's approval is given back (it
+        can still run once, until its hold expires, and keeps its budget for that), an
+        unheld call's budget is released.
+        """
         ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage="freeze")
         denial = self._last_look.check(ctx)
         if denial is None:
             try:
-                return self.vault.issue(call, self.tools[call.tool])
+                credential = self.vault.issue(call, self.tools[call.tool])
             except FirewallError as exc:
                 ctx.stage = "credential"
                 denial = ctx.deny(DenyCode.CREDENTIAL_ERROR, f"{exc}; call refused")
-        self.containment.release(call.call_id)
+            else:
+                if hold_id is not None:
+                    self._unstarted.take(hold_id)  # the tool starts now: the approval is spent
+                return credential
+        if hold_id is None:
+            self.containment.release(reservation_of(call), UNHELD)
+        else:
+            self._give_back(hold_id)
         return self._refusal_if_unaudited(ctx, denial) or denial
 
     def _audit_outcome(self, call: ToolCall, outcome: str, error: str | None) -> None:

@@ -246,6 +246,8 @@ class DenyCode(StrEnum):
     APPROVAL_DENIED = "approval_denied"
     APPROVAL_EXPIRED = "approval_expired"
     APPROVAL_MISMATCH = "approval_mismatch"
+    APPROVAL_PENDING = "approval_pending"  # resolved before anyone decided; nothing released
+    APPROVAL_USED = "approval_used"  # the approval already authorised its one run
     STORE_ERROR = "store_error"
     TOKEN_REFUSED = "token_refused"  # noqa: S105 - a code, not a secret
     INTERNAL_ERROR = "internal_error"

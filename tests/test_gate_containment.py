@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
+from firewall.approvals.models import HoldState
 from firewall.audit.keyfiles import ensure_dev_key
 from firewall.containment.control import Containment
 from firewall.containment.freeze import FreezeTarget
@@ -273,7 +274,12 @@ def test_a_call_approved_after_its_agent_was_frozen_does_not_run(tmp_path: Path)
     assert box.seen == []
     last = box.rig.records(the_call.call_id)[-1]
     assert (last.event, last.code, last.details["stage"]) == ("decision", "frozen", "freeze")
-    assert budget_used(box) == 0
+    # The tool never started: the approval is not spent, and keeps its budget until the
+    # hold expires unused (a resume after the freeze is lifted may still run it, once).
+    hold = box.rig.approvals.for_call(the_call.call_id)
+    assert hold is not None
+    assert hold.state is HoldState.APPROVED
+    assert budget_used(box) == 25_000
 
 
 def test_lifting_an_automatic_freeze_gives_the_agent_a_fresh_count(tmp_path: Path) -> None:

@@ -51,12 +51,16 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
     ) -> ToolResult:
         call = self._call(request)
         decision = self._decide(call)
+        hold_id = decision.hold_id if isinstance(decision, Hold) else None
         if isinstance(decision, Hold):
             decision = self._resolve(call, decision)
         if isinstance(decision, Deny):
             return self._refusal(request, call, decision)
         result = self.firewall.run_allowed(
-            call, lambda: handler(self._restored(call, request)), redact=_redactions(decision)
+            call,
+            lambda: handler(self._restored(call, request)),
+            hold_id=hold_id,  # an approval the tool could not start with is given back
+            redact=_redactions(decision),
         )
         if isinstance(result, Deny):
             return self._refusal(request, call, result)
@@ -69,12 +73,16 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
     ) -> ToolResult:
         call = self._call(request)
         decision = await asyncio.to_thread(self._decide, call)
+        hold_id = decision.hold_id if isinstance(decision, Hold) else None
         if isinstance(decision, Hold):
             decision = await self._aresolve(call, decision)
         if isinstance(decision, Deny):
             return self._refusal(request, call, decision)
         result = await self.firewall.arun_allowed(
-            call, lambda: handler(self._restored(call, request)), redact=_redactions(decision)
+            call,
+            lambda: handler(self._restored(call, request)),
+            hold_id=hold_id,
+            redact=_redactions(decision),
         )
         if isinstance(result, Deny):
             return self._refusal(request, call, result)

@@ -122,5 +122,9 @@ class HoldRecord(Frozen):
         """The next version, its approval used up by the one run it authorised."""
         return self._next(state=HoldState.EXECUTED)
 
+    def with_approval_returned(self) -> HoldRecord:
+        """The next version, approved again: the run it was used for never started."""
+        return self._next(state=HoldState.APPROVED)
+
     def _next(self, **changes: Any) -> HoldRecord:
         return self.model_copy(update={**changes, "version": self.version + 1})

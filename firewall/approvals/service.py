@@ -154,6 +154,22 @@ class ApprovalService:
                 return executed
         raise StoreError(f"hold {hold_id}: gave up after {MAX_CAS_ATTEMPTS} conflicting updates")
 
+    def give_back(self, executed: HoldRecord) -> HoldRecord | None:
+        """Undo the :meth:`consume` that returned ``executed``: its tool never started.
+
+        Only that very use is undone (compare-and-swap on its version), so the approval
+        can still authorise one run, until the hold's expiry. None if the hold changed
+        since (it was not this use, or it is gone).
+        """
+        if executed.state is not HoldState.EXECUTED:
+            raise ValueError(f"hold {executed.hold_id} is {executed.state.value}, not executed")
+        returned = executed.with_approval_returned()
+        if not self._store.compare_and_set(executed, returned):
+            return None
+        self._audit.decided(returned, "approval_returned", None)
+        self._notify(executed.hold_id)
+        return returned
+
     def wait(
         self,
         hold_id: str,

@@ -1,8 +1,20 @@
 """Money budgets: reserve an amount against moving windows atomically, release it by id.
 
 Amounts are integer minor units (cents), so no float error accumulates. A reservation
-is all-or-nothing over every bucket a call counts against, and is keyed by the call id:
-a held call that is denied or expires releases exactly its own reservation.
+is all-or-nothing over every bucket a call counts against. Its id is the call's scoped
+key (tenant, session, agent, call id: see :func:`firewall.stages.budgets.reservation_of`),
+and it records its *owner*: the hold that will decide the call, or :data:`UNHELD`.
+
+A reservation is in one of three states:
+
+- **reserved**: counted, from the moment the budget stage admits the call;
+- **spent**: still counted until its window ends, once the tool may have started. There
+  is no operation for it: nothing ever gives a spent reservation back;
+- **released**: no longer counted. Only the gate releases, and only for a call that
+  provably never ran: refused before it ran, its hold denied, or its hold expired unused.
+
+Release is atomic and idempotent, and names the owner: a second release, a stale one, or
+one for another reservation that reuses the id changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +32,8 @@ from firewall.containment.stores import describe_url, is_redis
 from firewall.errors import ConfigError
 
 MINOR_UNITS = 100
+UNHELD = "unheld"
+"""The owner of a reservation whose call was not held (a held call's owner is its hold id)."""
 
 
 def to_minor_units(amount: object) -> int:
@@ -66,12 +80,14 @@ class BudgetLedger(Protocol):
 
     where: str
 
-    def reserve(self, reservation_id: str, amount: int, buckets: Sequence[Bucket]) -> Reservation:
+    def reserve(
+        self, reservation_id: str, amount: int, buckets: Sequence[Bucket], *, owner: str = UNHELD
+    ) -> Reservation:
         """Reserve ``amount`` in every bucket, or in none; a known id is refused as duplicate."""
         ...
 
-    def release(self, reservation_id: str) -> bool:
-        """Give back the reservation ``reservation_id``; False if there was none."""
+    def release(self, reservation_id: str, *, owner: str = UNHELD) -> bool:
+        """Give back ``reservation_id`` if ``owner`` owns it; False (nothing changed) if not."""
         ...
 
     def used(self, bucket: Bucket) -> int:
@@ -111,9 +127,11 @@ class MemoryBudgetLedger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._windows: dict[str, _Window] = {}
-        self._reservations: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._reservations: dict[str, tuple[float, tuple[str, ...], str]] = {}
 
-    def reserve(self, reservation_id: str, amount: int, buckets: Sequence[Bucket]) -> Reservation:
+    def reserve(
+        self, reservation_id: str, amount: int, buckets: Sequence[Bucket], *, owner: str = UNHELD
+    ) -> Reservation:
         now = time.time()
         with self._lock:
             self._forget_old_reservations(now)
@@ -129,14 +147,15 @@ class MemoryBudgetLedger:
                 self._window(bucket, now).add(reservation_id, now, amount)
             longest = max(bucket.window_s for bucket in buckets)
             keys = tuple(bucket.key for bucket in buckets)
-            self._reservations[reservation_id] = (now + longest, keys)
+            self._reservations[reservation_id] = (now + longest, keys, owner)
         return Reservation(admitted=True)
 
-    def release(self, reservation_id: str) -> bool:
+    def release(self, reservation_id: str, *, owner: str = UNHELD) -> bool:
         with self._lock:
-            found = self._reservations.pop(reservation_id, None)
-            if found is None:
+            found = self._reservations.get(reservation_id)
+            if found is None or found[2] != owner:
                 return False
+            del self._reservations[reservation_id]
             for key in found[1]:
                 if key in self._windows:
                     self._windows[key].remove(reservation_id)
@@ -154,7 +173,7 @@ class MemoryBudgetLedger:
     def _forget_old_reservations(self, now: float) -> None:
         # Oldest first; one with a longer window may keep later ones a while (harmless).
         while self._reservations:
-            rid, (until, _) = next(iter(self._reservations.items()))
+            rid, (until, *_) = next(iter(self._reservations.items()))
             if until > now:
                 return
             del self._reservations[rid]

@@ -3,8 +3,10 @@
 A bucket is three keys that expire with its window: a sorted set (reservation id ->
 time), a hash (id -> cents) and the running total. Each script call first evicts what
 left the window, so its cost follows the evictions, not the bucket's size.
-``<prefix>:budget:res:<id>`` lists the buckets of a reservation, so that releasing
-needs only its id. Time is the Redis server's, the same for every worker.
+``<prefix>:budget:res:<id>`` holds a reservation's owner, then its buckets, one a line,
+so that releasing needs only its id and owner. Releasing checks, in the script, that the
+reservation is still the one read (same owner, same buckets), so it happens once.
+Time is the Redis server's, the same for every worker.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from firewall.containment.budgets import Bucket, Reservation
+from firewall.containment.budgets import UNHELD, Bucket, Reservation
 from firewall.containment.settings import LimitSettings
 from firewall.containment.stores import describe_url, redis_client
 
@@ -71,7 +73,8 @@ return {1, 0, 0, 0}
 )
 
 RELEASE = """
-if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
 for i = 2, #KEYS, 3 do
   local cents = redis.call('HGET', KEYS[i + 1], ARGV[1])
   redis.call('ZREM', KEYS[i], ARGV[1])
@@ -98,13 +101,15 @@ class RedisBudgetLedger:
         self._release = self._client.register_script(RELEASE)
         self._used = self._client.register_script(USED)
 
-    def reserve(self, reservation_id: str, amount: int, buckets: Sequence[Bucket]) -> Reservation:
+    def reserve(
+        self, reservation_id: str, amount: int, buckets: Sequence[Bucket], *, owner: str = UNHELD
+    ) -> Reservation:
         keys = [self._reservation_key(reservation_id)]
         args: list[Any] = [reservation_id, amount, len(buckets)]
         for bucket in buckets:
             keys += self._keys_of(bucket.key)
             args += [bucket.limit, bucket.window_s * 1000]
-        args.append("\n".join(bucket.key for bucket in buckets))
+        args.append("\n".join([owner, *(bucket.key for bucket in buckets)]))
         status, index, used, retry_ms = self._reserve(keys=keys, args=args)
         if status == -1:
             return Reservation(admitted=False, duplicate=True)
@@ -112,14 +117,17 @@ class RedisBudgetLedger:
             return Reservation(False, buckets[int(index) - 1], int(used), int(retry_ms) / 1000)
         return Reservation(admitted=True)
 
-    def release(self, reservation_id: str) -> bool:
+    def release(self, reservation_id: str, *, owner: str = UNHELD) -> bool:
         listed = self._client.get(self._reservation_key(reservation_id))
         if listed is None:
             return False
+        owned_by, *bucket_keys = str(listed).split("\n")
+        if owned_by != owner:
+            return False
         keys = [self._reservation_key(reservation_id)]
-        for bucket_key in str(listed).split("\n"):
+        for bucket_key in bucket_keys:
             keys += self._keys_of(bucket_key)
-        return bool(self._release(keys=keys, args=[reservation_id]))
+        return bool(self._release(keys=keys, args=[reservation_id, listed]))
 
     def used(self, bucket: Bucket) -> int:
         return int(self._used(keys=self._keys_of(bucket.key), args=[bucket.window_s * 1000]))

@@ -73,12 +73,17 @@ class Containment:
         except Exception as exc:  # the call is refused anyway
             log.exception("breaker_unavailable", where=self.where, error=type(exc).__name__)
 
-    def release(self, call_id: str) -> None:
-        """Give back the budget reserved by ``call_id``, which will never run."""
+    def release(self, reservation_id: str, owner: str) -> None:
+        """Give back the budget ``owner`` reserved as ``reservation_id``: its call never ran.
+
+        Nothing happens if ``owner`` does not own it (another hold, or already released).
+        """
         try:
-            self.ledger.release(call_id)
-        except Exception as exc:  # it then lapses with its window
-            log.exception("budget_release_failed", call_id=call_id, error=type(exc).__name__)
+            self.ledger.release(reservation_id, owner=owner)
+        except Exception as exc:  # it then lapses with its window (counted: the safe side)
+            log.exception(
+                "budget_release_failed", reservation=reservation_id, error=type(exc).__name__
+            )
 
     # -- the kill switch ----------------------------------------------------------------
 

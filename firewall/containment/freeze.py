@@ -3,6 +3,11 @@
 The freeze list lives in a shared store (Redis, or the SQL database when there is no
 Redis); each process keeps a copy for at most ``freeze_cache_s`` (< 1 s), so a freeze
 stops every worker within a second while a check costs one dict lookup.
+
+The copy is trusted to say "not frozen" only while the store answered less than
+``freeze_cache_s`` ago and has not failed since, and never for the last look before a
+high-risk or money-moving call (:func:`firewall.stages.freeze.reads_through`): that look
+asks the store, and if the store cannot answer the call does not run.
 """
 
 from __future__ import annotations
@@ -142,14 +147,19 @@ class CachedFreezes:
         self._copy: Mapping[str, FreezeEntry] = {}
         self._fetched_at: float | None = None
 
-    def matching(self, principal: Principal) -> FreezeEntry | None:
+    def matching(self, principal: Principal, *, fresh: bool = False) -> FreezeEntry | None:
         """The freeze that stops ``principal``, if any; raises if the store cannot answer.
 
-        A stale copy that already freezes the principal still refuses the call.
+        The rule for the local copy: it answers "not frozen" only while the store last
+        answered less than ``ttl_s`` ago and has not failed since, and never when
+        ``fresh`` is asked (the last look before a high-risk or money call): then the
+        store itself answers, or the call is refused. A copy that already freezes the
+        principal still refuses the call, however old.
         """
         try:
-            entries = self._current()
+            entries = self._read() if fresh else self._current()
         except Exception:
+            self.invalidate()  # a store seen failing: its copy no longer vouches for anyone
             stale = self._find(self._copy, principal)
             if stale is not None:
                 return stale
@@ -178,6 +188,10 @@ class CachedFreezes:
         with self._lock:
             if self._fetched_at is not None and now - self._fetched_at < self._ttl_s:
                 return self._copy
+        return self._read()
+
+    def _read(self) -> Mapping[str, FreezeEntry]:
+        now = self._clock()
         entries = self.store.snapshot()
         with self._lock:
             self._copy, self._fetched_at = entries, now

@@ -36,7 +36,10 @@ class LimitSettings(Frozen):
     key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "firewall"
     timeout_s: Annotated[float, Field(gt=0, le=10)] = 0.5
     freeze_cache_s: Annotated[float, Field(ge=0, lt=1)] = Field(
-        default=0.5, description="How long a process trusts its copy of the freeze list."
+        default=0.5,
+        description="How long a process trusts its copy of the freeze list to say 'not "
+        "frozen' after the store answered (not after it failed; never for the last look "
+        "before a high-risk or money-moving call, which reads the store).",
     )
 
 

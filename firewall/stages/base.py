@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from firewall.types import Deny, DenyCode, ToolCall, ToolSpec
+from firewall.types import Deny, DenyCode, ToolCall, ToolSpec, new_id
 
 if TYPE_CHECKING:
     from firewall.policy.document import DecisionDocument
@@ -27,6 +27,9 @@ class CallContext:
     policy_input: dict[str, Any] | None = None  # the document the policy saw
     policy_capture: dict[str, Any] | None = None  # what the audit log keeps of it, for replay
     settled_hold: dict[str, Any] | None = None  # the decided hold this decision resolves
+    # The id a hold placed by this decision takes; chosen up front so that the budget
+    # reservation can name the hold as the only one who may release it.
+    hold_id: str = field(default_factory=lambda: new_id("hold"))
 
     def call_for_lookups(self) -> ToolCall:
         """The call with real values, for trusted lookups (facts) that need them."""

@@ -1,8 +1,10 @@
 """The budget stage: reserve the call's amount of money against every applicable budget.
 
 Budgets come from the config (``[[budgets]]``) and from the policy's obligations
-(``obligations.budgets``, counted per tool). The reservation is keyed by the call id; the
-gate releases it when the call will never run (a held call denied or expired).
+(``obligations.budgets``, counted per tool). The reservation is keyed by the call id
+scoped to its tenant, session and agent (:func:`reservation_of`: model-chosen ids repeat
+across conversations), and owned by the hold that will decide the call, if the policy
+holds it (:func:`owner_of`). The gate releases it only when the call provably never ran.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from firewall.canonical import sha256_hex
-from firewall.containment.budgets import Bucket, BudgetLedger, money, to_minor_units
+from firewall.canonical import canonical_json, sha256_hex
+from firewall.containment.budgets import UNHELD, Bucket, BudgetLedger, money, to_minor_units
 from firewall.containment.outage import OutagePolicy
 from firewall.containment.settings import BudgetRule
 from firewall.stages.base import CallContext
@@ -30,6 +32,22 @@ def bucket_of(rule: BudgetRule, call: ToolCall, source: str) -> Bucket:
         label=f"{source}: {money(to_minor_units(rule.amount))} per {rule.per}"
         f" per {rule.window} for tool {rule.tool!r}",
     )
+
+
+def reservation_of(call: ToolCall) -> str:
+    """The budget reservation id of ``call``: its call id scoped to tenant, session, agent.
+
+    Another tenant's (or conversation's) ``call_1`` is another reservation: it can neither
+    collide with this one nor release it.
+    """
+    scope = [call.principal.tenant, call.session_id, call.principal.agent_id, call.call_id]
+    return "r" + sha256_hex(canonical_json(scope))[:40]
+
+
+def owner_of(ctx: CallContext) -> str:
+    """Who may release ``ctx``'s reservation: the hold the policy asks for, else UNHELD."""
+    held = ctx.policy is not None and ctx.policy.outcome == "hold"
+    return ctx.hold_id if held else UNHELD
 
 
 class BudgetCheck:
@@ -55,7 +73,9 @@ class BudgetCheck:
         if isinstance(amount, Deny):
             return amount
         try:
-            result = self._ledger.reserve(ctx.call.call_id, amount, buckets)
+            result = self._ledger.reserve(
+                reservation_of(ctx.call), amount, buckets, owner=owner_of(ctx)
+            )
         except Exception as exc:  # noqa: BLE001 - the ledger cannot answer: fail closed
             risk = ctx.spec.risk if ctx.spec else None
             return self._outage.refusal(ctx, "budget ledger", self._ledger.where, exc, risk)

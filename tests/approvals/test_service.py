@@ -70,6 +70,31 @@ def test_approved_hold_runs_once_for_its_exact_call(
     assert _refusal_codes(audit) == ["already_used"]
 
 
+def test_a_use_given_back_leaves_the_approval_for_one_more_run(
+    service: ApprovalService, audit: RecordingSink
+) -> None:
+    call, record = open_hold(service)
+    service.approve(record.hold_id, "alice")
+    executed = service.consume(record.hold_id, call.binding_digest())
+    returned = service.give_back(executed)
+    assert returned is not None
+    assert returned.state is HoldState.APPROVED
+    assert service.give_back(executed) is None  # that use is already undone
+    again = service.consume(record.hold_id, call.binding_digest())
+    assert again.state is HoldState.EXECUTED
+    assert _refused(lambda: service.consume(record.hold_id, call.binding_digest())).code == (
+        "already_used"
+    )
+    assert _outcomes(audit) == ["approved", "executed", "approval_returned", "executed"]
+
+
+def test_only_an_executed_record_can_be_given_back(service: ApprovalService) -> None:
+    _, record = open_hold(service)
+    approved = service.approve(record.hold_id, "alice")
+    with pytest.raises(ValueError, match="not executed"):
+        service.give_back(approved)
+
+
 def test_decision_audit_names_hold_approver_and_approvals(
     service: ApprovalService, audit: RecordingSink
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -136,3 +137,32 @@ def test_a_released_id_reserved_again_counts_for_its_full_window() -> None:
         ledger.reserve("call_1", 150_000, [HOUR])
         clock.tick(1800)  # the first reservation's window ends; the second still counts
         assert ledger.used(HOUR) == 150_000
+
+
+def test_only_the_owner_of_a_reservation_can_release_it(ledger: BudgetLedger) -> None:
+    ledger.reserve("r1", 30_000, [HOUR], owner="hold_a")
+    assert ledger.release("r1", owner="hold_b") is False
+    assert ledger.release("r1") is False  # an unheld call's release is not the hold's
+    assert ledger.used(HOUR) == 30_000
+    assert ledger.release("r1", owner="hold_a") is True
+    assert ledger.used(HOUR) == 0
+
+
+def test_a_stale_release_cannot_free_a_new_reservation_of_the_same_id(
+    ledger: BudgetLedger,
+) -> None:
+    ledger.reserve("r1", 30_000, [HOUR], owner="hold_a")
+    assert ledger.release("r1", owner="hold_a") is True
+    ledger.reserve("r1", 40_000, [HOUR], owner="hold_b")  # the id reused by a new call
+    assert ledger.release("r1", owner="hold_a") is False  # the old hold, resolved again
+    assert ledger.used(HOUR) == 40_000
+
+
+def test_concurrent_releases_give_back_once(ledger: BudgetLedger) -> None:
+    """Many workers resolving one denied hold at once: exactly one release counts."""
+    ledger.reserve("r0", 10_000, [HOUR, DAY])
+    ledger.reserve("r1", 30_000, [HOUR, DAY], owner="hold_a")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        released = list(pool.map(lambda _: ledger.release("r1", owner="hold_a"), range(32)))
+    assert released.count(True) == 1
+    assert (ledger.used(HOUR), ledger.used(DAY)) == (10_000, 10_000)

@@ -121,7 +121,7 @@ def test_release_failures_are_logged_not_raised() -> None:
     url = f"redis://127.0.0.1:{closed_port()}/0"
     control = Containment(storage_url=url, settings=LimitSettings(timeout_s=0.2))
     with capture_logs() as logs:
-        control.release("call_1")
+        control.release("call_1", "unheld")
     assert "budget_release_failed" in [log["event"] for log in logs]
 
 

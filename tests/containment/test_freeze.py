@@ -137,6 +137,39 @@ def test_a_store_outage_raises_unless_the_last_copy_already_freezes() -> None:
         reader.matching(other)
 
 
+def test_a_fresh_look_asks_the_store_even_inside_the_window() -> None:
+    shared, clock = MemoryFreezeStore(), Clock()
+    reader = CachedFreezes(shared, ttl_s=0.5, clock=clock)
+    assert reader.matching(BOT) is None
+    shared.freeze(entry())  # another process freezes the agent
+    assert reader.matching(BOT) is None  # the copy, 0 s old
+    assert reader.matching(BOT, fresh=True) is not None
+
+
+def test_a_fresh_look_at_an_unreachable_store_raises_inside_the_window() -> None:
+    store, clock = BrokenStore(), Clock()
+    reader = CachedFreezes(store, ttl_s=0.5, clock=clock)
+    assert reader.matching(BOT) is None
+    store.down = True
+    with pytest.raises(ConnectionError):
+        reader.matching(BOT, fresh=True)
+
+
+def test_a_store_seen_failing_no_longer_vouches_through_its_copy() -> None:
+    """Once a read failed, "not frozen" is not taken from the copy, even inside the window."""
+    store, clock = BrokenStore(), Clock()
+    reader = CachedFreezes(store, ttl_s=0.5, clock=clock)
+    assert reader.matching(BOT) is None
+    store.down = True
+    assert reader.matching(BOT) is None  # inside the window, nobody has seen it fail yet
+    with pytest.raises(ConnectionError):
+        reader.matching(BOT, fresh=True)
+    with pytest.raises(ConnectionError):
+        reader.matching(BOT)
+    store.down = False
+    assert reader.matching(BOT) is None
+
+
 def test_entry_describes_who_froze_what_and_why() -> None:
     manual = entry(reason="refund spree")
     assert "agent:bot-1 is frozen by ops" in manual.describe()

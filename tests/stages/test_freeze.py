@@ -82,3 +82,48 @@ def test_an_unreachable_freeze_list_fails_closed_by_risk(
     if denial is not None:
         assert denial.code is DenyCode.LIMITER_ERROR
         assert "kill switch unavailable (Redis at 10.0.0.1:6379" in denial.reasons[0]
+
+
+class FailingLater(MemoryFreezeStore):
+    """A freeze store that answered once, then went down."""
+
+    down = False
+
+    def snapshot(self) -> dict[str, FreezeEntry]:
+        if self.down:
+            raise ConnectionError("store down")
+        return super().snapshot()
+
+
+@pytest.mark.parametrize(
+    ("spec", "reads_store"),
+    [
+        (ToolSpec(name="crm_lookup", scope="crm:read", risk=Risk.LOW), False),
+        (ToolSpec(name="crm_lookup", scope="crm:read", risk=Risk.MEDIUM), False),
+        (ToolSpec(name="crm_lookup", scope="crm:read", risk=Risk.HIGH), True),
+        (ToolSpec(name="crm_lookup", scope="crm:read", risk=Risk.CRITICAL), True),
+        (ToolSpec(name="crm_lookup", scope="crm:read", money_arg="amount"), True),
+    ],
+)
+def test_the_last_look_reads_the_store_for_high_risk_and_money_tools(
+    spec: ToolSpec, reads_store: bool
+) -> None:
+    store = FailingLater()
+    freezes = CachedFreezes(store, ttl_s=0.9)
+    last_look = FreezeCheck(freezes, {"crm_lookup": spec}, OutagePolicy(), last_look=True)
+    assert last_look.check(ctx()) is None  # the copy is read now, then the store dies
+    store.down = True
+    denial = last_look.check(ctx())
+    if reads_store:
+        assert denial is not None
+        assert denial.code is DenyCode.LIMITER_ERROR
+    else:
+        assert denial is None  # a low- or medium-risk tool may use the copy in its window
+
+
+def test_the_pipeline_look_uses_the_copy_for_every_tool() -> None:
+    store = FailingLater()
+    first = FreezeCheck(CachedFreezes(store, ttl_s=0.9), TOOLS, OutagePolicy())
+    assert first.check(ctx("issue_refund")) is None
+    store.down = True
+    assert first.check(ctx("issue_refund")) is None  # the last look before the run decides

@@ -18,6 +18,7 @@ from langgraph.types import Command
 
 from firewall.approvals import HoldState
 from firewall.audit.keyfiles import ensure_dev_key
+from firewall.containment.freeze import FreezeTarget
 from firewall.factory import build_firewall
 from firewall.gate import Firewall
 
@@ -121,3 +122,20 @@ async def test_async_graph_pauses_and_resumes_the_same_way(firewall: Firewall) -
     [message] = _tool_messages(result)
     assert message.content == "refunded 450.00 on order o-2"
     assert len(backends.refunds) == 1
+
+
+def test_an_approved_call_refused_at_the_last_look_keeps_its_approval(firewall: Firewall) -> None:
+    """The tool never started (agent frozen meanwhile): the human's approval is not spent."""
+    backends = Backends.seeded()
+    agent, paused = _start(firewall, backends)
+    firewall.approvals.approve(paused["hold_id"], "alice")
+    stop = FreezeTarget(kind="agent", name=PRINCIPAL.agent_id)
+    firewall.containment.freeze(stop, reason="incident", by="ops")
+    result = agent.invoke(Command(resume=True), CONFIG)
+    [message] = _tool_messages(result)
+    assert message.status == "error"
+    assert "frozen" in str(message.content)
+    assert backends.refunds == []
+    record = firewall.approvals.get(paused["hold_id"])
+    assert record is not None
+    assert record.state is HoldState.APPROVED
