@@ -23,7 +23,8 @@ from firewall.errors import ApprovalError
 from firewall.gate import Executed
 from firewall.settings import GateSettings
 from firewall.types import Allow, CallKey, Deny, DenyCode, Hold, Principal, ToolCall
-from tests.gate_helpers import Rig, make_rig
+from tests.gate_helpers import Rig
+from tests.malformed.rig import build_rig
 
 EXAMPLES = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 Action = Literal["guard", "approve", "deny", "resume"]
@@ -84,9 +85,9 @@ class Harness:
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    """Every refund is held; holds are returned, not waited for."""
+    """Every refund is held; holds are returned, not waited for; no breaker freezes the bots."""
     path = tmp_path_factory.mktemp("ids")
-    rig = make_rig(path, settings=GateSettings(hold_mode="return"))
+    rig = build_rig(path, settings=GateSettings(hold_mode="return"), breaker=False)
     with SqlApprovalStore(f"sqlite:///{path / 'firewall.db'}") as store:
         yield Harness(rig, store)
 
