@@ -52,7 +52,7 @@ def agent_main(config_path: str, rounds: int, redis_url: str | None) -> int:
     firewall.approvals.notifier = notifier_from_url(redis_url)
     for _ in range(rounds):
         args = {"order_id": "o-2", "amount": 450.0, "reason": "late delivery"}
-        call = ToolCall(tool="issue_refund", args=args, principal=AGENT)
+        call = ToolCall(tool="issue_refund", args=args, principal=AGENT, session_id="bench")
         result = firewall.run(call, lambda: say("tool_ran", at=time.time()))
         say("result", kind="executed" if isinstance(result, Executed) else result.kind)
     firewall.close()

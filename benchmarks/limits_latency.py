@@ -47,7 +47,8 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 def timed(stage: Stage, spec: ToolSpec, args: dict[str, object]) -> float:
-    ctx = CallContext(call=ToolCall(tool=spec.name, args=args, principal=AGENT), spec=spec)
+    call = ToolCall(tool=spec.name, args=args, principal=AGENT, session_id="bench")
+    ctx = CallContext(call=call, spec=spec)
     start = time.perf_counter_ns()
     if stage.check(ctx) is not None:
         raise RuntimeError(f"{stage.name} refused a benchmark call")
@@ -118,7 +119,9 @@ def freeze_propagation(url: str, prefix: str, trials: int) -> list[float]:
 
 
 def _passes(check: Stage) -> bool:
-    ctx = CallContext(call=ToolCall(tool="crm_lookup", args={}, principal=AGENT))
+    ctx = CallContext(
+        call=ToolCall(tool="crm_lookup", args={}, principal=AGENT, session_id="bench")
+    )
     return check.check(ctx) is None
 
 

@@ -51,6 +51,22 @@ class AuditError(StoreError):
     """The audit log could not append or read a record."""
 
 
+class DuplicateCallError(FirewallError):
+    """A call id already names another held call of the same tenant, session and agent.
+
+    Raised by an approval store instead of placing a second hold; ``hold_id`` is the hold
+    of the call that owns the id.
+    """
+
+    def __init__(self, call_id: str, hold_id: str) -> None:
+        super().__init__(
+            f"call id {call_id!r} already names another call in this session (held as"
+            f" {hold_id}); each call needs its own id"
+        )
+        self.call_id = call_id
+        self.hold_id = hold_id
+
+
 class ApprovalError(FirewallError):
     """An approval or denial was refused; ``code`` says why, machine-readably.
 

@@ -21,7 +21,7 @@ from firewall.containment.settings import BudgetRule
 from firewall.credentials.context import handed_over
 from firewall.credentials.redaction import scrub_exception
 from firewall.credentials.vault import CallCredential, CredentialVault
-from firewall.errors import ApprovalError, ConfigError, FirewallError
+from firewall.errors import ApprovalError, ConfigError, DuplicateCallError, FirewallError
 from firewall.pii.privacy import Privacy
 from firewall.policy.engine import PolicyEngine
 from firewall.recording import decision_event, outcome_event, settled_hold_details
@@ -207,6 +207,9 @@ class Firewall:
         )
         try:
             self.approvals.open(ctx.call, hold, money_arg=ctx.tool_spec.money_arg)
+        except DuplicateCallError as exc:  # the id is taken: this is not the call it names
+            ctx.stage = "approval"
+            return ctx.deny(DenyCode.INVALID_CALL, str(exc))
         except Exception as exc:  # noqa: BLE001 - no durable hold, no call
             return ctx.deny(
                 DenyCode.STORE_ERROR, f"approval store unavailable ({type(exc).__name__})"
@@ -395,12 +398,12 @@ class Firewall:
             with handed_over(credential):
                 value = execute()
         except BaseException as exc:
-            self._audit_outcome(call, "error", type(exc).__name__)
+            self._audit_outcome(call, "error", type(exc).__name__, hold_id)
             failure = scrub_exception(exc, self.vault.registry)
             if failure is exc:
                 raise
         else:
-            self._audit_outcome(call, "ok", None)
+            self._audit_outcome(call, "ok", None, hold_id)
             return Executed(call_id=call.call_id, value=value, hold_id=hold_id, redact=redact)
         raise failure  # outside the handler, so the leaking original is not chained
 
@@ -420,12 +423,12 @@ class Firewall:
             with handed_over(credential):
                 value = await execute()
         except BaseException as exc:
-            await asyncio.to_thread(self._audit_outcome, call, "error", type(exc).__name__)
+            await asyncio.to_thread(self._audit_outcome, call, "error", type(exc).__name__, hold_id)
             failure = scrub_exception(exc, self.vault.registry)
             if failure is exc:
                 raise
         else:
-            await asyncio.to_thread(self._audit_outcome, call, "ok", None)
+            await asyncio.to_thread(self._audit_outcome, call, "ok", None, hold_id)
             return Executed(call_id=call.call_id, value=value, hold_id=hold_id, redact=redact)
         raise failure  # outside the handler, so the leaking original is not chained
 
@@ -454,13 +457,15 @@ class Firewall:
             self._give_back(hold_id)
         return self._refusal_if_unaudited(ctx, denial) or denial
 
-    def _audit_outcome(self, call: ToolCall, outcome: str, error: str | None) -> None:
+    def _audit_outcome(
+        self, call: ToolCall, outcome: str, error: str | None, hold_id: str | None = None
+    ) -> None:
         self._remembered(call, outcome)
         # Off the caller's path where the sink can (SqlAuditLog.append_later): the effect
         # already happened, and the decision record before it was durable.
         append = getattr(self.audit, "append_later", self.audit.append)
         try:
-            append(outcome_event(call, outcome, error))
+            append(outcome_event(call, outcome, error, hold_id=hold_id))
         except Exception:  # the effect happened; the call stays "in doubt"
             log.exception("outcome_not_audited", call_id=call.call_id, outcome=outcome)
 

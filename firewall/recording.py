@@ -70,15 +70,24 @@ def settled_hold_details(record: HoldRecord) -> dict[str, object]:
     }
 
 
-def outcome_event(call: ToolCall, outcome: str, error: str | None) -> AuditEvent:
-    """The audit record of what happened when the tool ran: ``ok`` or ``error``."""
+def outcome_event(
+    call: ToolCall, outcome: str, error: str | None, *, hold_id: str | None = None
+) -> AuditEvent:
+    """The audit record of what happened when the tool ran: ``ok`` or ``error``.
+
+    ``hold_id`` names the approval the call ran under: the model's call id names the call
+    only within its tenant and session, so readers match an outcome to a hold by this.
+    """
+    details: dict[str, object] = {"error": error} if error else {}
+    if hold_id is not None:
+        details["hold_id"] = hold_id
     return AuditEvent(
         event="outcome",
         call_id=call.call_id,
         principal=call.principal.policy_view(),
         tool=call.tool,
         outcome=outcome,
-        details={"error": error} if error else {},
+        details=details,
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Index, Table, text
+from sqlalchemy import Connection, Index, Table, inspect, text
 from sqlalchemy.schema import CreateIndex, CreateTable
+
+from firewall.errors import StoreError
 
 _CREATE_LOCK = "firewall:create-tables"
 
@@ -18,6 +20,7 @@ def create_missing(conn: Connection, *tables: Table, indexes: tuple[Index, ...] 
     hold_creation_lock(conn)
     for table in tables:
         conn.execute(CreateTable(table, if_not_exists=True))
+        check_columns(conn, table)
     for index in indexes:
         conn.execute(CreateIndex(index, if_not_exists=True))
 
@@ -26,3 +29,19 @@ def hold_creation_lock(conn: Connection) -> None:
     """On PostgreSQL, wait for the lock every firewall table creation takes (transaction-scoped)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": _CREATE_LOCK})
+
+
+def check_columns(conn: Connection, table: Table) -> None:
+    """Refuse a table created by an older version that lacks columns this one needs.
+
+    ``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is; without this check
+    the first read or write would fail, far from the cause. Until migrations are managed,
+    the error says what is missing and how to move on.
+    """
+    present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    missing = [column.name for column in table.columns if column.name not in present]
+    if missing:
+        raise StoreError(
+            f"table {table.name!r} was created by an older version of the firewall and lacks"
+            f" the column(s) {', '.join(missing)}; migrate it (README, 'Upgrading a database')"
+        )

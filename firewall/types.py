@@ -144,16 +144,43 @@ class Principal(Frozen):
         }
 
 
+class CallKey(Frozen):
+    """Where a call id names one call: a model chooses ids, so they are unique only here.
+
+    Stores keyed by a call id key by this whole scope (and enforce it with a constraint),
+    so one tenant's, conversation's or agent's ``call_1`` never meets another's.
+    """
+
+    tenant: str
+    session_id: str
+    agent_id: str
+    call_id: str
+
+
 class ToolCall(Frozen):
-    """One call of one tool, as the agent asked for it."""
+    """One call of one tool, as the agent asked for it.
+
+    ``session_id`` names the conversation and has no default: calls of one session share
+    its history and its personal-data tokens, so sessions are never shared by accident.
+    """
 
     tool: str
     args: dict[str, Any]
     principal: Principal
-    session_id: Identity = "default"
+    session_id: Identity
     call_id: Annotated[str, Field(pattern=CALL_ID_PATTERN)] = Field(
         default_factory=lambda: new_id("call")
     )
+
+    @property
+    def key(self) -> CallKey:
+        """The scope in which this call's id is unique."""
+        return CallKey(
+            tenant=self.principal.tenant,
+            session_id=self.session_id,
+            agent_id=self.principal.agent_id,
+            call_id=self.call_id,
+        )
 
     def binding_digest(self) -> str:
         """Digest an approval binds to: tool, canonical args, principal and call id."""

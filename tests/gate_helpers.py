@@ -64,7 +64,9 @@ AGENT = Principal(
 
 
 def call(tool: str = "lookup", **args: Any) -> ToolCall:
-    return ToolCall(tool=tool, args=args or {"customer_id": "c-1"}, principal=AGENT)
+    return ToolCall(
+        tool=tool, args=args or {"customer_id": "c-1"}, principal=AGENT, session_id="s-1"
+    )
 
 
 @dataclass

@@ -79,7 +79,9 @@ def test_bad_args_name_the_field_and_are_audited(tmp_path: Path) -> None:
 def test_unexpected_and_missing_args_are_refused(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     extra = rig.firewall.guard(call(customer_id="c-1", sql="drop table"))
-    missing = rig.firewall.guard(ToolCall(tool="lookup", args={}, principal=AGENT))
+    missing = rig.firewall.guard(
+        ToolCall(tool="lookup", args={}, principal=AGENT, session_id="s-1")
+    )
     assert isinstance(extra, Deny)
     assert "sql" in extra.reasons[0]
     assert isinstance(missing, Deny)
@@ -101,7 +103,8 @@ def test_missing_scope_is_denied_before_the_policy_is_asked(tmp_path: Path) -> N
     original = engine.evaluate
     engine.evaluate = lambda doc: asked.append(doc) or original(doc)  # type: ignore[method-assign]
     reader = Principal(agent_id="bot-2", tenant="acme", scopes=frozenset({"crm:read"}))
-    result = rig.firewall.run(ToolCall(tool="pay", args={}, principal=reader), rig.tool())
+    paying = ToolCall(tool="pay", args={}, principal=reader, session_id="s-1")
+    result = rig.firewall.run(paying, rig.tool())
     assert isinstance(result, Deny)
     assert result.code is DenyCode.MISSING_SCOPE
     assert "payments:write" in result.reasons[0]
@@ -111,7 +114,9 @@ def test_missing_scope_is_denied_before_the_policy_is_asked(tmp_path: Path) -> N
 def test_wildcard_scope_covers_its_family(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     crm_admin = Principal(agent_id="bot-3", tenant="acme", scopes=frozenset({"crm:*"}))
-    the_call = ToolCall(tool="lookup", args={"customer_id": "c-1"}, principal=crm_admin)
+    the_call = ToolCall(
+        tool="lookup", args={"customer_id": "c-1"}, principal=crm_admin, session_id="s-1"
+    )
     assert isinstance(rig.firewall.guard(the_call), Allow)
 
 

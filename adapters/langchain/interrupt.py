@@ -7,7 +7,10 @@ from the Slack click; the resume value is only a wake-up call: the decision is a
 re-read from the approval store, and the call runs only if the approved digest matches.
 
 On resume LangGraph re-runs the node from the start, so the hold is looked up by the
-call id instead of being placed (and audited) a second time.
+call's key (tenant, session, agent and the model's call id) instead of being placed (and
+audited) a second time. The model chooses call ids, so the key scopes them: another
+tenant's or conversation's ``call_1`` is another call, and a hold found under the key
+that is not for exactly this call (same id, other arguments) is refused, not resumed.
 """
 
 from __future__ import annotations
@@ -91,14 +94,22 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
     def _decide(self, call: ToolCall) -> Allow | Deny | Hold:
         """The hold this call already has (a resumed run), else the firewall's decision."""
         try:
-            existing = self.firewall.approvals.for_call(call.call_id)
+            existing = self.firewall.approvals.for_call(call.key)
         except FirewallError as exc:
-            return self._refuse(call, f"approval store unavailable ({exc})")
-        return _hold_of(existing) if existing is not None else self.firewall.guard(call)
+            return self._refuse(call, DenyCode.STORE_ERROR, f"approval store unavailable ({exc})")
+        if existing is None:
+            return self.firewall.guard(call)
+        if existing.digest != call.binding_digest():
+            reason = (
+                f"call id {call.call_id!r} already names another call in this session (held"
+                f" as {existing.hold_id}); each call needs its own id"
+            )
+            return self._refuse(call, DenyCode.INVALID_CALL, reason)
+        return _hold_of(existing)
 
-    def _refuse(self, call: ToolCall, reason: str) -> Deny:
+    def _refuse(self, call: ToolCall, code: DenyCode, reason: str) -> Deny:
         ctx = CallContext(call=call, spec=self.firewall.tools.get(call.tool), stage="approval")
-        denial = ctx.deny(DenyCode.STORE_ERROR, reason)
+        denial = ctx.deny(code, reason)
         with suppress(FirewallError):  # refused either way, even if the log cannot take it
             self.firewall.audit.append(decision_event(ctx, denial, self.firewall.policy.revision))
         return denial

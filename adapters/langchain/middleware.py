@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
+from pydantic import TypeAdapter, ValidationError
 
+from firewall.errors import ConfigError
 from firewall.gate import Executed, Firewall
-from firewall.types import CALL_ID_PATTERN, Deny, Hold, Principal, ToolCall, new_id
+from firewall.types import CALL_ID_PATTERN, Deny, Hold, Identity, Principal, ToolCall, new_id
 
 from .messages import refusal_message
 from .schema import args_json_schema
@@ -44,11 +46,36 @@ def reply_id(request: ToolCallRequest, call: ToolCall) -> str:
     return request.tool_call.get("id") or call.call_id
 
 
+_SESSION_ID = TypeAdapter(Identity)
+
+
+def thread_of(config: Mapping[str, Any] | None) -> str | None:
+    """The session of a LangGraph run's conversation (``configurable.thread_id``), if any.
+
+    A thread id that is no valid session name (too long, unprintable) maps to the same
+    digest each time, so the conversation keeps one session.
+    """
+    configurable = (config or {}).get("configurable") or {}
+    thread_id = configurable.get("thread_id")
+    if thread_id is None or str(thread_id) == "":
+        return None
+    try:
+        return _SESSION_ID.validate_python(str(thread_id))
+    except ValidationError:
+        text = str(thread_id).encode("utf-8", "surrogatepass")
+        return "thread_" + hashlib.sha256(text).hexdigest()[:32]
+
+
 def _session_id(request: ToolCallRequest) -> str:
-    runtime = request.runtime
-    config = getattr(runtime, "config", None) or {}
-    thread_id = config.get("configurable", {}).get("thread_id")
-    return str(thread_id) if thread_id is not None else "default"
+    """The run's thread id: one firewall session per conversation, never a shared default."""
+    thread_id = thread_of(getattr(request.runtime, "config", None))
+    if thread_id is None:
+        raise ConfigError(
+            "thread_id",
+            "the firewall keeps one session (history, personal-data tokens) per conversation;"
+            " run the agent with config={'configurable': {'thread_id': <conversation id>}}",
+        )
+    return thread_id
 
 
 class FirewallMiddleware(AgentMiddleware[Any, Any]):

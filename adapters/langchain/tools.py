@@ -10,11 +10,13 @@ from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from firewall.errors import ConfigError
 from firewall.gate import Executed, Firewall
 from firewall.stages.shape import shape_problem
 from firewall.stages.tools import MAX_ARGS_BYTES
 from firewall.types import Principal, ToolCall
 
+from .middleware import thread_of
 from .schema import args_json_schema
 from .screen import unprintable_args
 
@@ -46,7 +48,7 @@ class GuardedTool(BaseTool):
     inner: BaseTool
     firewall: Firewall
     principal: Principal
-    session_id: str = "default"
+    session_id: str | None = None
     handle_tool_error: bool = True
 
     def _parse_input(
@@ -95,13 +97,25 @@ class GuardedTool(BaseTool):
         text = content if isinstance(content, str) else str(content)
         return ToolMessage(text, tool_call_id=tool_call_id, name=self.name, status=status)
 
-    def _call(self, kwargs: dict[str, Any]) -> ToolCall:
+    def _call(self, kwargs: dict[str, Any], config: RunnableConfig) -> ToolCall:
         return ToolCall(
             tool=self.name,
             args=_plain_args(kwargs),
             principal=self.principal,
-            session_id=self.session_id,
+            session_id=self._session(config),
         )
+
+    def _session(self, config: RunnableConfig) -> str:
+        """The given session, else the run's conversation (thread id); never a shared default."""
+        session = self.session_id if self.session_id is not None else thread_of(config)
+        if session is None:
+            raise ConfigError(
+                "session_id",
+                f"tool {self.name!r} has no session: the firewall keeps one session (history,"
+                " personal-data tokens) per conversation; pass guard_tools(..., session_id=...)"
+                " or run the agent with config={'configurable': {'thread_id': <conversation id>}}",
+            )
+        return session
 
     def _tool_input(self, call: ToolCall, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The inner tool's arguments: the model's tokens resolved to the real values."""
@@ -112,7 +126,7 @@ class GuardedTool(BaseTool):
         return self.firewall.protect_output(call, result.value, result.redact)
 
     def _run(self, config: RunnableConfig, **kwargs: Any) -> Any:
-        call = self._call(kwargs)
+        call = self._call(kwargs, config)
         result = self.firewall.run(
             call, lambda: self.inner.invoke(self._tool_input(call, kwargs), config=config)
         )
@@ -121,7 +135,7 @@ class GuardedTool(BaseTool):
         raise ToolException(result.message())
 
     async def _arun(self, config: RunnableConfig, **kwargs: Any) -> Any:
-        call = self._call(kwargs)
+        call = self._call(kwargs, config)
 
         async def execute() -> Any:
             return await self.inner.ainvoke(self._tool_input(call, kwargs), config=config)
@@ -137,9 +151,14 @@ def guard_tools(
     firewall: Firewall,
     principal: Principal,
     *,
-    session_id: str = "default",
+    session_id: str | None = None,
 ) -> list[BaseTool]:
-    """Wrap ``tools``; each must be declared in the firewall (its args schema is adopted)."""
+    """Wrap ``tools``; each must be declared in the firewall (its args schema is adopted).
+
+    Each call's session is ``session_id`` if given (every call of these tools then shares
+    it), else the conversation the agent runs in (``configurable.thread_id`` of the run's
+    config); a call with neither raises :class:`ConfigError` rather than share a session.
+    """
     guarded: list[BaseTool] = []
     for tool in tools:
         firewall.tools.adopt_schema(tool.name, args_json_schema(tool))

@@ -58,8 +58,12 @@ def rest_routes(runtime: ServiceRuntime) -> list[Route]:
 
 
 def hold_view(record: HoldRecord, personal: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A hold as approvers see it: personal data masked, secrets removed."""
-    view = record.model_dump(mode="json", exclude={"args", "principal", "money_arg"})
+    """A hold as approvers see it: personal data masked, secrets removed.
+
+    Not the session id: it is the agent's conversation (thread) id, which may name a
+    customer, and deciding needs none of it.
+    """
+    view = record.model_dump(mode="json", exclude={"args", "principal", "money_arg", "session_id"})
     principal = record.principal
     view["args"] = mask_args(record.args, personal)
     view["amount"] = record.amount

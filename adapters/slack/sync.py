@@ -111,8 +111,11 @@ class CardSync:
 
     def _reply_outcome(self, row: CardRow, record: HoldRecord) -> None:
         try:
+            # The call id is the model's: other tenants' and sessions' calls may share it.
             outcomes = [
-                r for r in self._audit.records_for_call(record.call_id) if r.event == "outcome"
+                r
+                for r in self._audit.records_for_call(record.call_id)
+                if r.event == "outcome" and r.details.get("hold_id") == record.hold_id
             ]
         except FirewallError as exc:
             log.warning("slack_outcome_unreadable", hold_id=record.hold_id, error=str(exc))

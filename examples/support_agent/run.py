@@ -9,18 +9,23 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from rich.console import Console
 
 from firewall.audit.verify import verify_store
 from firewall.config import FirewallConfig, load_config
 from firewall.factory import build_firewall
 from firewall.gate import Firewall
+from firewall.types import CallKey
 
-from .agent import SCRIPT, build_agent, scripted_turns
+from .agent import PRINCIPAL, SCRIPT, build_agent, scripted_turns
 from .backends import Backends
 from .supervisor import print_manual_instructions, rest_supervisor, scripted_supervisor
 
 CONFIG_PATH = Path(__file__).with_name("firewall.toml")
+CONVERSATION = "conversation-c-100"
+"""The demo's one conversation: the firewall's session (history, tokens) is per thread id."""
+CONVERSATION_CONFIG: RunnableConfig = {"configurable": {"thread_id": CONVERSATION}}
 
 
 @dataclass
@@ -66,7 +71,13 @@ def _describe(message: ToolMessage, call_text: str, tally: Tally, held: bool) ->
 
 
 def _was_held(firewall: Firewall, call_id: str) -> bool:
-    return firewall.approvals.for_call(call_id) is not None
+    key = CallKey(
+        tenant=PRINCIPAL.tenant,
+        session_id=CONVERSATION,
+        agent_id=PRINCIPAL.agent_id,
+        call_id=call_id,
+    )
+    return firewall.approvals.for_call(key) is not None
 
 
 @contextmanager
@@ -97,7 +108,7 @@ def main(data_dir: Path = Path(".firewall"), approver: str = "scripted") -> int:
     tally = Tally()
     with _approver(approver, firewall, console, data_dir):
         request = {"messages": [HumanMessage("Please sort out customer c-100's orders.")]}
-        for update in agent.stream(request, stream_mode="updates"):
+        for update in agent.stream(request, CONVERSATION_CONFIG, stream_mode="updates"):
             for node in update.values():
                 for message in (node or {}).get("messages", []):
                     if isinstance(message, AIMessage):  # the args as the model sent them

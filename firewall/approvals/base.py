@@ -6,6 +6,7 @@ import builtins
 from typing import Protocol
 
 from firewall.approvals.models import DECISION_FIELDS, HoldRecord, HoldState
+from firewall.types import CallKey
 
 
 class ApprovalStore(Protocol):
@@ -15,7 +16,11 @@ class ApprovalStore(Protocol):
     """
 
     def create(self, record: HoldRecord) -> None:
-        """Store a new hold."""
+        """Store a new hold; :class:`firewall.errors.DuplicateCallError` if its key has one.
+
+        At most one hold per :attr:`HoldRecord.key`, enforced by the store itself (a
+        unique constraint), so concurrent writers cannot both succeed.
+        """
         ...
 
     def get(self, hold_id: str) -> HoldRecord | None:
@@ -26,8 +31,8 @@ class ApprovalStore(Protocol):
         """All holds (or those in ``state``), oldest first."""
         ...
 
-    def for_call(self, call_id: str) -> HoldRecord | None:
-        """The hold of the call ``call_id`` (the newest, should there be several), or None."""
+    def for_call(self, key: CallKey) -> HoldRecord | None:
+        """The hold of the call ``key`` names (its tenant, session, agent and id), or None."""
         ...
 
     def compare_and_set(self, old: HoldRecord, new: HoldRecord) -> bool:

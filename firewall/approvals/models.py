@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
-from firewall.types import Frozen, Hold, ToolCall
+from firewall.types import CallKey, Frozen, Hold, Identity, ToolCall
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -37,11 +37,13 @@ class HoldRecord(Frozen):
     """One held call: what was asked, who may decide, and what was decided.
 
     ``digest`` is the call's binding digest; an approval authorises exactly that call,
-    once. ``version`` increases with every change, for compare-and-swap.
+    once. ``version`` increases with every change, for compare-and-swap. The call id is
+    the model's, so it identifies the call only within :attr:`key` (tenant, session, agent).
     """
 
     hold_id: Annotated[str, Field(min_length=1, max_length=128)]
     call_id: Annotated[str, Field(min_length=1, max_length=128)]
+    session_id: Identity
     digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
     tool: str
     args: dict[str, Any]
@@ -69,6 +71,7 @@ class HoldRecord(Frozen):
         return cls(
             hold_id=hold.hold_id,
             call_id=call.call_id,
+            session_id=call.session_id,
             digest=call.binding_digest(),
             tool=call.tool,
             args=call.args,
@@ -79,6 +82,16 @@ class HoldRecord(Frozen):
             money_arg=money_arg,
             created_at=created_at,
             expires_at=hold.expires_at,
+        )
+
+    @property
+    def key(self) -> CallKey:
+        """The scope in which the held call's id is unique."""
+        return CallKey(
+            tenant=str(self.principal.get("tenant")),
+            session_id=self.session_id,
+            agent_id=str(self.principal.get("agent_id")),
+            call_id=self.call_id,
         )
 
     @property

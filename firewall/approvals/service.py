@@ -21,7 +21,7 @@ from firewall.approvals.waiting import Backoff
 from firewall.audit.events import AuditSink
 from firewall.errors import StoreError
 from firewall.identity import checked_identity
-from firewall.types import Hold, ToolCall
+from firewall.types import CallKey, Hold, ToolCall
 
 MAX_CAS_ATTEMPTS = 32
 
@@ -73,7 +73,11 @@ class ApprovalService:
                 close()
 
     def open(self, call: ToolCall, hold: Hold, *, money_arg: str | None = None) -> HoldRecord:
-        """Store the pending hold of ``call`` and audit ``hold_created``."""
+        """Store the pending hold of ``call`` and audit ``hold_created``.
+
+        :class:`DuplicateCallError` (nothing stored or audited) if the call's id already
+        names a hold in its tenant, session and agent.
+        """
         record = HoldRecord.from_call(call, hold, self._clock(), money_arg=money_arg)
         self._store.create(record)
         self._audit.created(record)
@@ -84,9 +88,13 @@ class ApprovalService:
         """The hold ``hold_id`` as stored, or None."""
         return self._store.get(hold_id)
 
-    def for_call(self, call_id: str) -> HoldRecord | None:
-        """The hold of the call ``call_id``, or None (to resume a paused call, not re-hold it)."""
-        return self._store.for_call(call_id)
+    def for_call(self, key: CallKey) -> HoldRecord | None:
+        """The hold of the call ``key`` names, or None (to resume a paused call, not re-hold it).
+
+        A call id alone names nothing: models reuse ids, so the key carries the tenant,
+        session and agent the id was chosen in.
+        """
+        return self._store.for_call(key)
 
     def pending(self) -> list[HoldRecord]:
         """The holds still waiting for a decision, oldest first (some may be overdue)."""

@@ -31,13 +31,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from firewall.approvals.base import check_successor
 from firewall.approvals.models import DECISION_FIELDS, HoldRecord, HoldState
-from firewall.errors import ConfigError, MissingDependencyError, StoreError
+from firewall.errors import ConfigError, DuplicateCallError, MissingDependencyError, StoreError
 from firewall.sqlddl import create_missing
+from firewall.types import CallKey
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 POSTGRES_CONNECT_TIMEOUT_S = 10
@@ -70,6 +71,10 @@ holds_table = Table(
     "approval_holds",
     metadata,
     Column("hold_id", String(128), primary_key=True),
+    # A call id is the model's: it names a call only within (tenant, session, agent).
+    Column("tenant", String(128), nullable=False),
+    Column("session_id", String(256), nullable=False),
+    Column("agent_id", String(128), nullable=False),
     Column("call_id", String(128), nullable=False),
     Column("digest", String(80), nullable=False),
     Column("tool", String(128), nullable=False),
@@ -88,9 +93,15 @@ holds_table = Table(
     Column("decision_reason", Text),
     Column("version", Integer, nullable=False),
 )
+_SCOPE = (
+    holds_table.c.tenant,
+    holds_table.c.session_id,
+    holds_table.c.agent_id,
+    holds_table.c.call_id,
+)
 _indexes = (
     Index("ix_approval_holds_state", holds_table.c.state),
-    Index("ix_approval_holds_call_id", holds_table.c.call_id),
+    Index("ux_approval_holds_scoped_call", *_SCOPE, unique=True),
 )
 _DATETIMES = ("created_at", "expires_at", "decided_at")
 
@@ -113,9 +124,20 @@ class SqlApprovalStore:
             raise
 
     def create(self, record: HoldRecord) -> None:
-        """Store a new hold; a duplicate hold id is a :class:`StoreError`."""
-        with self._connection(begin=True) as conn:
-            conn.execute(holds_table.insert().values(_to_row(record)))
+        """Store a new hold; a duplicate hold id is a :class:`StoreError`.
+
+        A second hold for the same scoped call id violates the table's unique index:
+        :class:`DuplicateCallError`, whichever of two concurrent writers comes second.
+        """
+        try:
+            with self._connection(begin=True) as conn:
+                conn.execute(holds_table.insert().values(_to_row(record)))
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                owner = self.for_call(record.key)
+                if owner is not None and owner.hold_id != record.hold_id:
+                    raise DuplicateCallError(record.call_id, owner.hold_id) from exc
+            raise
 
     def get(self, hold_id: str) -> HoldRecord | None:
         """The hold ``hold_id``, or None."""
@@ -132,13 +154,11 @@ class SqlApprovalStore:
             rows = conn.execute(query).all()
         return [_from_row(row._mapping) for row in rows]
 
-    def for_call(self, call_id: str) -> HoldRecord | None:
-        """The newest hold of the call ``call_id``, or None."""
-        query = (
-            select(holds_table)
-            .where(holds_table.c.call_id == call_id)
-            .order_by(holds_table.c.created_at.desc(), holds_table.c.hold_id.desc())
-            .limit(1)
+    def for_call(self, key: CallKey) -> HoldRecord | None:
+        """The hold of the call ``key`` names (at most one, by the unique index), or None."""
+        scope = (key.tenant, key.session_id, key.agent_id, key.call_id)
+        query = select(holds_table).where(
+            *(column == value for column, value in zip(_SCOPE, scope, strict=True))
         )
         with self._connection() as conn:
             row = conn.execute(query).first()
@@ -217,16 +237,27 @@ def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
 def _to_row(record: HoldRecord) -> dict[str, Any]:
     row = record.model_dump(mode="json")
     row |= {name: getattr(record, name) for name in _DATETIMES}
+    row |= {"tenant": record.key.tenant, "agent_id": record.key.agent_id}
     return row
 
 
 def _from_row(row: Any) -> HoldRecord:
+    fields = dict(row)
+    scope = {"tenant": fields.pop("tenant", None), "agent_id": fields.pop("agent_id", None)}
     try:
-        return HoldRecord.model_validate(dict(row))
+        record = HoldRecord.model_validate(fields)
     except ValidationError as exc:
         # Name the bad fields, never their values (args may hold personal data).
-        fields = ", ".join(".".join(map(str, error["loc"])) for error in exc.errors())
-        raise StoreError(f"stored hold {row['hold_id']!r} is malformed at: {fields}") from exc
+        bad = ", ".join(".".join(map(str, error["loc"])) for error in exc.errors())
+        raise StoreError(f"stored hold {row['hold_id']!r} is malformed at: {bad}") from exc
+    # The scope columns carry the unique index; they must say what the record says.
+    stated = {"tenant": record.key.tenant, "agent_id": record.key.agent_id}
+    if disagree := [name for name, value in scope.items() if stated[name] != value]:
+        where = ", ".join(disagree)
+        raise StoreError(
+            f"stored hold {row['hold_id']!r} is malformed at: {where} (differs from principal)"
+        )
+    return record
 
 
 def _describe(exc: SQLAlchemyError) -> str:

@@ -21,15 +21,25 @@ from langchain.agents.middleware import (
 from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 
 from firewall.adapters.langchain import FirewallMiddleware
-from firewall.bench.guarded import ARGS, PRINCIPAL, TOOL_NAME, embedded_firewall, lookup
+from firewall.bench.guarded import (
+    ARGS,
+    PRINCIPAL,
+    SESSION_ID,
+    TOOL_NAME,
+    embedded_firewall,
+    lookup,
+)
 from firewall.bench.stats import CallFn
 from firewall.types import new_id
 
 REQUEST = "Look up customer c-100."
 TOOL_CALLS_PER_RUN = 10
+CONVERSATION: RunnableConfig = {"configurable": {"thread_id": SESSION_ID}}
+"""Every step in one conversation: the firewall keeps one session per thread id."""
 
 
 class ScriptedModel(GenericFakeChatModel):
@@ -88,7 +98,7 @@ def agent_step(middleware: Sequence[AgentMiddleware[Any, Any]]) -> CallFn:
 
     def step() -> object:
         before = counter.runs
-        state = agent.invoke({"messages": [HumanMessage(REQUEST)]})
+        state = agent.invoke({"messages": [HumanMessage(REQUEST)]}, CONVERSATION)
         if counter.runs != before + 1:
             raise RuntimeError(f"the agent step did not run the tool: {state['messages']!r}")
         return state

@@ -48,6 +48,8 @@ PRINCIPAL = Principal(
     scopes=frozenset({"crm:read"}),
     on_behalf_of="customer:c-100",
 )
+SESSION_ID = "bench-session"
+"""One long conversation: the policy sees a session as long as the benchmark runs."""
 # Never refusing, so every call pays for the checks and passes. A one-second moving
 # window holds as few entries as a real limit does (100/minute holds at most 100); a long
 # window at benchmark rates would keep every call and slow each check as the run goes on.
@@ -107,7 +109,9 @@ def guarded_call(firewall: Firewall) -> CallFn:
     """One guarded lookup through ``firewall``; a refusal stops the benchmark."""
 
     def call() -> object:
-        tool_call = ToolCall(tool=TOOL_NAME, args=dict(ARGS), principal=PRINCIPAL)
+        tool_call = ToolCall(
+            tool=TOOL_NAME, args=dict(ARGS), principal=PRINCIPAL, session_id=SESSION_ID
+        )
         result = firewall.run(tool_call, lookup)
         if isinstance(result, Executed):
             return result.value

@@ -94,7 +94,8 @@ class Rig:
         **args: Any,
     ) -> tuple[ToolCall, HoldRecord]:
         """Hold a fresh call as the agent process would."""
-        call = ToolCall(tool=tool, args=args or {"order_id": "o-2", "amount": 900}, principal=AGENT)
+        args = args or {"order_id": "o-2", "amount": 900}
+        call = ToolCall(tool=tool, args=args, principal=AGENT, session_id="s-1")
         hold = Hold(
             call_id=call.call_id,
             hold_id=new_id("hold"),

@@ -37,7 +37,9 @@ def make_call(
 ) -> ToolCall:
     """A refund call by ``agent_id`` on behalf of operator ``requested_by``."""
     principal = Principal(agent_id=agent_id, tenant="acme", requested_by=requested_by)
-    return ToolCall(tool="issue_refund", args=args or {"amount": 250}, principal=principal)
+    return ToolCall(
+        tool="issue_refund", args=args or {"amount": 250}, principal=principal, session_id="s-1"
+    )
 
 
 def make_hold(

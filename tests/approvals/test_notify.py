@@ -17,6 +17,7 @@ from firewall.approvals.redis_notify import RedisNotifier
 from firewall.audit.keyfiles import ensure_dev_key
 from firewall.config import parse_config
 from firewall.factory import build_firewall
+from firewall.types import CallKey
 from tests.approvals.helpers import GROUPS, RecordingSink, open_hold
 
 pytestmark = pytest.mark.redis
@@ -44,8 +45,8 @@ class WatchedStore:
     def list(self, state: HoldState | None = None) -> builtins.list[HoldRecord]:
         return self._inner.list(state)
 
-    def for_call(self, call_id: str) -> HoldRecord | None:
-        return self._inner.for_call(call_id)
+    def for_call(self, key: CallKey) -> HoldRecord | None:
+        return self._inner.for_call(key)
 
     def compare_and_set(self, old: HoldRecord, new: HoldRecord) -> bool:
         return self._inner.compare_and_set(old, new)

@@ -8,11 +8,51 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    inspect,
+    text,
+)
 
 from firewall.approvals import HoldRecord, HoldState, SqlApprovalStore
-from firewall.errors import ConfigError, StoreError
+from firewall.errors import ConfigError, DuplicateCallError, StoreError
 from tests.approvals.helpers import T0, TTL, make_call, make_hold
+
+
+def _create_old_table(url: str) -> None:
+    """The table (and its indexes) as versions before tenant-scoped call ids created it."""
+    old = MetaData()
+    table = Table(
+        "approval_holds",
+        old,
+        Column("hold_id", String(128), primary_key=True),
+        *(Column(name, String(128)) for name in ("call_id", "digest", "tool", "approvers")),
+        *(Column(name, Text) for name in ("args", "principal", "reasons", "approvals")),
+        *(Column(name, Text) for name in ("decided_by", "money_arg", "state", "decision_reason")),
+        *(Column(name, Integer) for name in ("quorum", "version")),
+        *(Column(name, DateTime) for name in ("created_at", "expires_at", "decided_at")),
+    )
+    Index("ix_approval_holds_state", table.c.state)
+    Index("ix_approval_holds_call_id", table.c.call_id)
+    engine = create_engine(url)
+    old.create_all(engine)
+    engine.dispose()
+
+
+def _readme_sql(heading: str) -> list[str]:
+    """The statements of the first SQL block under ``heading`` in the README."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index(heading) :]
+    block = section[section.index("```sql") + len("```sql") : section.index("```\n\n")]
+    return [statement.strip() for statement in block.split(";") if statement.strip()]
 
 
 def _record(created_at: datetime = T0, **hold_options: Any) -> HoldRecord:
@@ -151,3 +191,63 @@ def test_in_memory_sqlite_is_shared_by_threads() -> None:
         reader.start()
         reader.join()
     assert seen == [record]
+
+
+def test_a_second_hold_for_the_same_scoped_call_id_is_a_duplicate_call_error(
+    store: SqlApprovalStore,
+) -> None:
+    first = _record()
+    store.create(first)
+    call = make_call(amount=999).model_copy(update={"call_id": first.call_id})
+    second = HoldRecord.from_call(call, make_hold(call, expires_at=T0 + TTL), T0)
+    with pytest.raises(DuplicateCallError) as info:
+        store.create(second)
+    assert info.value.hold_id == first.hold_id
+    assert [r.hold_id for r in store.list()] == [first.hold_id]
+
+
+def test_for_call_finds_only_the_hold_of_its_own_tenant_session_and_agent(
+    store: SqlApprovalStore,
+) -> None:
+    record = _record()
+    store.create(record)
+    assert store.for_call(record.key) == record
+    for other in ({"tenant": "globex"}, {"session_id": "s-2"}, {"agent_id": "other-bot"}):
+        assert store.for_call(record.key.model_copy(update=other)) is None
+
+
+def test_scope_columns_that_disagree_with_the_principal_are_malformed(
+    store: SqlApprovalStore, db_url: str
+) -> None:
+    record = _record()
+    store.create(record)
+    _execute(db_url, "UPDATE approval_holds SET tenant = 'globex'")
+    with pytest.raises(StoreError, match=r"malformed at: tenant"):
+        store.get(record.hold_id)
+
+
+def test_a_table_from_before_scoped_call_ids_is_refused_with_a_migration_hint(
+    db_url: str,
+) -> None:
+    _create_old_table(db_url)
+    with pytest.raises(StoreError, match=r"lacks the column\(s\) tenant, session_id, agent_id;"):
+        SqlApprovalStore(db_url)
+
+
+def test_the_readmes_upgrade_steps_give_a_working_store_with_the_unique_index(
+    db_url: str,
+) -> None:
+    _create_old_table(db_url)
+    for statement in _readme_sql("## Upgrading a database"):
+        _execute(db_url, statement)
+    record = _record()
+    with SqlApprovalStore(db_url) as store:
+        store.create(record)
+        assert store.for_call(record.key) == record
+    engine = create_engine(db_url)
+    indexes = {
+        index["name"]: index["unique"] for index in inspect(engine).get_indexes("approval_holds")
+    }
+    engine.dispose()
+    assert indexes["ux_approval_holds_scoped_call"]
+    assert "ix_approval_holds_state" in indexes

@@ -62,6 +62,7 @@ def run_guarded_calls(url: str, key_file: str, policy_dir: str, worker: int, cou
                 tool="crm_lookup",
                 args={"customer_id": f"w{worker}", "n": n},
                 principal=principal,
+                session_id=f"w{worker}",
                 call_id=f"w{worker}_{n}",
             )
             result = firewall.run(call, lambda n=n: n)  # type: ignore[misc]
@@ -113,5 +114,6 @@ def _crashing_call() -> ToolCall:
         tool="crm_lookup",
         args={"customer_id": "c-1", "n": 0},
         principal=principal,
+        session_id="crashed",
         call_id="call_crashed",
     )

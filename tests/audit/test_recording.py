@@ -12,7 +12,10 @@ from firewall.types import Allow, Deny, DenyCode, Hold, Principal, ToolCall, Too
 AGENT = Principal(agent_id="bot", tenant="acme", on_behalf_of="customer:c-100")
 SPEC = ToolSpec(name="issue_refund", scope="refunds:write", personal_args=("email",))
 CALL = ToolCall(
-    tool="issue_refund", args={"order_id": "o-1", "amount": 40, "email": "j@x.org"}, principal=AGENT
+    tool="issue_refund",
+    args={"order_id": "o-1", "amount": 40, "email": "j@x.org"},
+    principal=AGENT,
+    session_id="s-1",
 )
 
 
@@ -77,7 +80,10 @@ def test_arguments_that_were_not_json_are_not_recorded() -> None:
 
 def test_oversized_arguments_are_left_out_with_their_size() -> None:
     big = ToolCall(
-        tool="issue_refund", args={"note": "x" * MAX_AUDITED_ARGS_BYTES}, principal=AGENT
+        tool="issue_refund",
+        args={"note": "x" * MAX_AUDITED_ARGS_BYTES},
+        principal=AGENT,
+        session_id="s-1",
     )
     event = decision_event(context(big), Allow(call_id=big.call_id), "r")
     assert event.args is None

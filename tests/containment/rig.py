@@ -64,7 +64,9 @@ REFUND_BUDGET = BudgetRule(tool="refund", per="agent", amount=Decimal(300), wind
 
 def call(tool: str = "lookup", **args: Any) -> ToolCall:
     """A call of ``tool`` by the rig's agent (lookup defaults to customer c-1)."""
-    return ToolCall(tool=tool, args=args or {"customer_id": "c-1"}, principal=AGENT)
+    return ToolCall(
+        tool=tool, args=args or {"customer_id": "c-1"}, principal=AGENT, session_id="s-1"
+    )
 
 
 def vault(environ: dict[str, str] | None = None) -> CredentialVault:

@@ -17,7 +17,8 @@ def denial(code: DenyCode = DenyCode.POLICY) -> Deny:
 
 
 def call(agent: str = "bot-1", tool: str = "issue_refund") -> ToolCall:
-    return ToolCall(tool=tool, args={}, principal=BOT.model_copy(update={"agent_id": agent}))
+    principal = BOT.model_copy(update={"agent_id": agent})
+    return ToolCall(tool=tool, args={}, principal=principal, session_id="s-1")
 
 
 def breaker(

@@ -20,7 +20,7 @@ LOOKUP = ToolSpec(name="crm_lookup", scope="crm:read")
 
 
 def ctx() -> CallContext:
-    return CallContext(call=ToolCall(tool="issue_refund", args={}, principal=BOT))
+    return CallContext(call=ToolCall(tool="issue_refund", args={}, principal=BOT, session_id="s-1"))
 
 
 def denied(context: CallContext) -> Deny:

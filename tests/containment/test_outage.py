@@ -8,7 +8,7 @@ from firewall.containment.outage import OutagePolicy
 from firewall.stages.base import CallContext
 from firewall.types import DenyCode, Principal, Risk, ToolCall
 
-CALL = ToolCall(tool="t", args={}, principal=Principal(agent_id="a", tenant="t"))
+CALL = ToolCall(tool="t", args={}, principal=Principal(agent_id="a", tenant="t"), session_id="s-1")
 DOWN = ConnectionError("refused")
 
 

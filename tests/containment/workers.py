@@ -46,6 +46,7 @@ def spend_budget(  # noqa: PLR0917 - a Pool.starmap target takes positional args
             tool="issue_refund",
             args={"order_id": "o-1", "amount": amount},
             principal=AGENT,
+            session_id=f"w{worker}",
             call_id=f"call_w{worker}_{n}",
         )
         if check.check(CallContext(call=call, spec=REFUND)) is None:
@@ -60,7 +61,9 @@ def hit_rate_limit(url: str, prefix: str, attempts: int, parties: int) -> int:
     _barrier(url, prefix, parties)
     passed = 0
     for _ in range(attempts):
-        call = ToolCall(tool="crm_lookup", args={"customer_id": "c-1"}, principal=AGENT)
+        call = ToolCall(
+            tool="crm_lookup", args={"customer_id": "c-1"}, principal=AGENT, session_id="s-1"
+        )
         if check.check(CallContext(call=call, spec=LOOKUP)) is None:
             passed += 1
     return passed
@@ -74,7 +77,9 @@ def watch_for_freeze(url: str, prefix: str, timeout_s: float) -> tuple[int, floa
     redis.Redis.from_url(url).incr(f"{prefix}:ready")
     admitted, deadline = 0, time.time() + timeout_s
     while time.time() < deadline:
-        call = ToolCall(tool="crm_lookup", args={"customer_id": "c-1"}, principal=AGENT)
+        call = ToolCall(
+            tool="crm_lookup", args={"customer_id": "c-1"}, principal=AGENT, session_id="s-1"
+        )
         denial = check.check(CallContext(call=call))
         if denial is not None and denial.code is DenyCode.FROZEN:
             return admitted, time.time()

@@ -28,6 +28,7 @@ from firewall.examples.support_agent.agent import SCRIPT, build_agent, scripted_
 from firewall.examples.support_agent.backends import Backends
 from firewall.examples.support_agent.run import demo_config
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, tool
 from structlog.testing import capture_logs
 
@@ -133,11 +134,13 @@ def run_agents(
     firewall: Firewall, backends: Backends, seen: list[str]
 ) -> tuple[Any, BaseException]:
     request = {"messages": [HumanMessage("Please sort out customer c-100's orders.")]}
+    conversation: RunnableConfig = {"configurable": {"thread_id": "conversation-1"}}
     with ScriptedApprover(firewall.approvals, always("approve", "alice")).running():
-        state = build_agent(firewall, backends.tools(), scripted_turns(SCRIPT)).invoke(request)
+        agent = build_agent(firewall, backends.tools(), scripted_turns(SCRIPT))
+        state = agent.invoke(request, conversation)
     debug_turns = scripted_turns([("crm_debug", {"customer_id": "c-100"})])
     with pytest.raises(PermissionError) as caught:
-        build_agent(firewall, [careless_tool(seen)], debug_turns).invoke(request)
+        build_agent(firewall, [careless_tool(seen)], debug_turns).invoke(request, conversation)
     return state, caught.value
 
 

@@ -32,7 +32,10 @@ REFUND = ToolSpec(
 LOOKUP = ToolSpec(name="crm_lookup", scope="crm:read", credential="crm")
 PLAIN = ToolSpec(name="weather", scope="weather:read")
 CALL = ToolCall(
-    tool="crm_lookup", args={"customer_id": "c-1"}, principal=Principal(agent_id="a", tenant="t")
+    tool="crm_lookup",
+    args={"customer_id": "c-1"},
+    principal=Principal(agent_id="a", tenant="t"),
+    session_id="s-1",
 )
 
 

@@ -21,7 +21,10 @@ from firewall.types import Principal, Risk, ToolCall, ToolSpec
 REFUND = ToolSpec(name="issue_refund", scope="refunds:write", risk=Risk.HIGH, money_arg="amount")
 ARGS = {"order_id": "o-42", "amount": 900, "reason": "damaged"}
 CALL = ToolCall(
-    tool="issue_refund", args=ARGS, principal=Principal(agent_id="bot-1", tenant="acme")
+    tool="issue_refund",
+    args=ARGS,
+    principal=Principal(agent_id="bot-1", tenant="acme"),
+    session_id="s-1",
 )
 KEY = SigningKey.generate()
 

@@ -15,7 +15,7 @@ from firewall.audit.records import AuditRecord
 from firewall.audit.store import SqlAuditLog
 from firewall.errors import AuditError, StoreError
 from firewall.stages.base import CallContext
-from firewall.types import Deny
+from firewall.types import CallKey, Deny
 
 LOST_CONNECTION = "approval store failed: OperationalError: server closed the connection"
 
@@ -60,8 +60,8 @@ class BreakingStore:
     def list(self, state: HoldState | None = None) -> builtins.list[HoldRecord]:
         return self.inner.list(state)
 
-    def for_call(self, call_id: str) -> HoldRecord | None:
-        return self.inner.for_call(call_id)
+    def for_call(self, key: CallKey) -> HoldRecord | None:
+        return self.inner.for_call(key)
 
     def compare_and_set(self, old: HoldRecord, new: HoldRecord) -> bool:
         self._check(broken=self.writes_broken)

@@ -28,7 +28,13 @@ GAVE_UP = 3
 
 def lookup(call_id: str) -> ToolCall:
     """An allowed lookup with a chosen call id."""
-    return ToolCall(tool="lookup", args={"customer_id": "c-1"}, principal=AGENT, call_id=call_id)
+    return ToolCall(
+        tool="lookup",
+        args={"customer_id": "c-1"},
+        principal=AGENT,
+        session_id="s-1",
+        call_id=call_id,
+    )
 
 
 def blocking_tool(started: Path, release: Path) -> Callable[[], str]:

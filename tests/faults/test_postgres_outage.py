@@ -106,7 +106,7 @@ def test_a_postgres_outage_fails_calls_closed_and_the_chain_survives_it(
             waited = waiter.join()
         own_postgres.start()
         after = [rig.firewall.run(call(), rig.tool("after")) for _ in range(2)]
-        held = rig.store.for_call(waiter.call.call_id)
+        held = rig.store.for_call(waiter.call.key)
     finally:
         rig.close()
 

@@ -15,7 +15,7 @@ from firewall.approvals.redis_notify import RedisNotifier
 from firewall.audit.store import SqlAuditLog
 from firewall.factory import build_firewall
 from firewall.gate import Executed, Firewall
-from firewall.types import Deny, Hold
+from firewall.types import Deny, Hold, ToolCall
 from tests.load.workload import LoadSetup, PlannedCall, facts, firewall_config, plan
 
 
@@ -57,11 +57,11 @@ def _make(firewall: Firewall, planned: PlannedCall) -> dict[str, Any]:
         return line | {"result": "executed", "hold_id": result.hold_id}
     if isinstance(result, Hold):  # never with hold_mode "wait"
         return line | {"result": "held", "hold_id": result.hold_id}
-    return line | _denial(firewall, result)
+    return line | _denial(firewall, call, result)
 
 
-def _denial(firewall: Firewall, denial: Deny) -> dict[str, Any]:
-    hold = firewall.approvals.for_call(denial.call_id)
+def _denial(firewall: Firewall, call: ToolCall, denial: Deny) -> dict[str, Any]:
+    hold = firewall.approvals.for_call(call.key)
     return {
         "result": "denied",
         "code": denial.code.value,

@@ -20,7 +20,9 @@ class LedgerView:
 
     def used(self, rule: BudgetRule, customer: str) -> int:
         """Cents reserved under ``rule`` in the bucket of a refund for ``customer``."""
-        call = ToolCall(tool="issue_refund", args={}, principal=agent(0, customer))
+        call = ToolCall(
+            tool="issue_refund", args={}, principal=agent(0, customer), session_id="ledger"
+        )
         return self._ledger.used(bucket_of(rule, call, "load test"))
 
     def close(self) -> None:

@@ -110,7 +110,10 @@ OVERSIZE = [
     Refusal(
         "many fields over the 64 KiB cap",
         lambda: ToolCall(
-            tool="echo", args={f"field_{i}": "v" * 100 for i in range(1000)}, principal=AGENT
+            tool="echo",
+            args={f"field_{i}": "v" * 100 for i in range(1000)},
+            principal=AGENT,
+            session_id="s-1",
         ),
         INVALID,
         (BYTE_CAP,),

@@ -79,8 +79,8 @@ AGENT = Principal(
 
 
 def call(tool: str = "crm_lookup", *, principal: Principal = AGENT, **args: Any) -> ToolCall:
-    """A call of ``tool`` by the support agent in the default session."""
-    return ToolCall(tool=tool, args=args, principal=principal)
+    """A call of ``tool`` by the support agent in session ``s-1``."""
+    return ToolCall(tool=tool, args=args, principal=principal, session_id="s-1")
 
 
 def normal_call() -> ToolCall:

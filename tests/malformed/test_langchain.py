@@ -63,7 +63,7 @@ def langchain_tools(ran: list[str]) -> list[BaseTool]:
 def guarded(tmp_path: Path) -> tuple[Rig, dict[str, BaseTool], list[str]]:
     rig = build_rig(tmp_path)
     ran: list[str] = []
-    tools = guard_tools(langchain_tools(ran), rig.firewall, AGENT)
+    tools = guard_tools(langchain_tools(ran), rig.firewall, AGENT, session_id="s-1")
     return rig, {t.name: t for t in tools}, ran
 
 

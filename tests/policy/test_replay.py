@@ -36,8 +36,12 @@ def audited(tmp_path: Path) -> Iterator[tuple[Firewall, str, dict[str, ToolCall]
         config.model_copy(update={"holds": holds}), facts=Backends.seeded().facts()
     )
     calls = {
-        "lookup": ToolCall(tool="crm_lookup", args={"customer_id": "c-100"}, principal=AGENT),
-        "other_tenant": ToolCall(tool="crm_lookup", args={"customer_id": "c-900"}, principal=AGENT),
+        "lookup": ToolCall(
+            tool="crm_lookup", args={"customer_id": "c-100"}, principal=AGENT, session_id="s-1"
+        ),
+        "other_tenant": ToolCall(
+            tool="crm_lookup", args={"customer_id": "c-900"}, principal=AGENT, session_id="s-2"
+        ),
         "small_refund": _refund(25.0),
         "tiny_refund": _refund(5.0),
         "large_refund": _refund(450.0),

@@ -25,7 +25,8 @@ def ctx(
     amount: Any = 100, agent: str = "bot-1", customer: str = "customer:1", spec: ToolSpec = REFUND
 ) -> CallContext:
     principal = Principal(agent_id=agent, tenant="acme", on_behalf_of=customer)
-    call = ToolCall(tool=spec.name, args={"order_id": "o-1", "amount": amount}, principal=principal)
+    args = {"order_id": "o-1", "amount": amount}
+    call = ToolCall(tool=spec.name, args=args, principal=principal, session_id="s-1")
     return CallContext(call=call, spec=spec)
 
 

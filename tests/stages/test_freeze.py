@@ -18,7 +18,7 @@ TOOLS = {
 
 def ctx(tool: str = "crm_lookup", agent: str = "bot-1", tenant: str = "acme") -> CallContext:
     principal = Principal(agent_id=agent, tenant=tenant)
-    return CallContext(call=ToolCall(tool=tool, args={}, principal=principal))
+    return CallContext(call=ToolCall(tool=tool, args={}, principal=principal, session_id="s-1"))
 
 
 def stage(*targets: str, fail_open: bool = False) -> FreezeCheck:

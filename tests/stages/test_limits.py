@@ -18,7 +18,7 @@ from firewall.types import DenyCode, Obligations, Principal, Risk, ToolCall, Too
 
 def ctx(agent: str = "a1", tenant: str = "t1", customer: str | None = None) -> CallContext:
     principal = Principal(agent_id=agent, tenant=tenant, on_behalf_of=customer)
-    return CallContext(call=ToolCall(tool="lookup", args={}, principal=principal))
+    return CallContext(call=ToolCall(tool="lookup", args={}, principal=principal, session_id="s-1"))
 
 
 def test_rule_rejects_unreadable_limit() -> None:

@@ -8,14 +8,18 @@ from typing import Any
 
 import pytest
 from firewall.adapters.langchain import FirewallMiddleware
+from firewall.adapters.langchain.middleware import thread_of
 from firewall.examples.support_agent.agent import ScriptedChatModel
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 
 from firewall.settings import GateSettings
 from firewall.types import CALL_ID_PATTERN
 from tests.gate_helpers import AGENT, make_rig
+
+CONVERSATION: RunnableConfig = {"configurable": {"thread_id": "conversation-1"}}
 
 
 def run_agent(
@@ -42,7 +46,7 @@ def run_agent(
         tools=[lookup, refund],
         middleware=[FirewallMiddleware(rig.firewall, AGENT)],
     )
-    state = agent.invoke({"messages": [HumanMessage("help")]})
+    state = agent.invoke({"messages": [HumanMessage("help")]}, CONVERSATION)
     return [m for m in state["messages"] if isinstance(m, ToolMessage)], executed
 
 
@@ -96,3 +100,12 @@ def test_a_model_call_id_the_firewall_cannot_key_by_is_mapped_not_fatal(
     [audited_id] = {r.call_id for r in make_rig(tmp_path).records()}
     assert re.fullmatch(CALL_ID_PATTERN, audited_id)
     assert audited_id.startswith("call_")
+
+
+def test_a_thread_id_that_is_no_session_name_maps_to_one_stable_session() -> None:
+    odd = {"configurable": {"thread_id": "line\nbreak" + "x" * 300}}
+    assert thread_of(odd) == thread_of(dict(odd))
+    assert re.fullmatch(r"thread_[0-9a-f]{32}", thread_of(odd) or "")
+    assert thread_of({"configurable": {"thread_id": 42}}) == "42"
+    assert thread_of({"configurable": {"thread_id": ""}}) is None
+    assert thread_of(None) is None

@@ -32,6 +32,7 @@ def main(config_path: str, amount: float) -> int:
         tool="issue_refund",
         args={"order_id": "o-2", "amount": amount, "reason": "late delivery"},
         principal=AGENT,
+        session_id="worker",
     )
     say("calling", call_id=call.call_id)
 

@@ -27,7 +27,7 @@ def _record(tool: str = "charge_card", quorum: int = 1, **args: Any) -> HoldReco
         on_behalf_of="customer:c-100",
         requested_by="bob",
     )
-    call = ToolCall(tool=tool, args=args, principal=principal)
+    call = ToolCall(tool=tool, args=args, principal=principal, session_id="s-1")
     hold = Hold(
         call_id=call.call_id,
         hold_id="hold_0123abcd",

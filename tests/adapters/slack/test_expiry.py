@@ -68,14 +68,15 @@ def test_waiting_agent_gets_expired_and_the_tool_never_runs(
             tool="issue_refund",
             args={"order_id": "o-2", "amount": 450.0, "reason": "late delivery"},
             principal=AGENT,
+            session_id="s-1",
         )
         agent = threading.Thread(
             target=lambda: results.append(firewall.run(call, lambda: ran.append("ran"))),
             daemon=True,
         )
         agent.start()
-        rig.slack.wait_until(lambda: rig.agent.for_call(call.call_id), "the hold")
-        hold = rig.agent.for_call(call.call_id)
+        rig.slack.wait_until(lambda: rig.agent.for_call(call.key), "the hold")
+        hold = rig.agent.for_call(call.key)
         assert hold is not None
         rig.card_ts(hold.hold_id)
         frozen.tick(TTL + timedelta(seconds=1))

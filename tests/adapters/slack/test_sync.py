@@ -30,7 +30,7 @@ def test_outcome_is_replied_in_the_cards_thread_once_the_tool_ran(rig: Rig) -> N
     ts = rig.card_ts(record.hold_id)
     rig.agent.approve(record.hold_id, "alice")
     rig.agent.consume(record.hold_id, call.binding_digest())
-    rig.audit.append(outcome_event(call, "error", "TimeoutError"))
+    rig.audit.append(outcome_event(call, "error", "TimeoutError", hold_id=record.hold_id))
     rig.slack.wait_until(lambda: _replies(rig), "the outcome reply")
     [reply] = _replies(rig)
     assert reply.params["thread_ts"] == ts
