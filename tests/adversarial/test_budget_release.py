@@ -42,7 +42,9 @@ GLOBEX = Principal(
 def refund(amount: float, *, principal: Principal = AGENT, call_id: str | None = None) -> ToolCall:
     """A refund call; amounts above 100 are held for a supervisor by the rig's policy."""
     fields = {"call_id": call_id} if call_id else {}
-    return ToolCall(tool="refund", args={"amount": amount}, principal=principal, **fields)
+    return ToolCall(
+        tool="refund", args={"amount": amount}, principal=principal, session_id="s-1", **fields
+    )
 
 
 def held(box: Contained, call: ToolCall) -> Hold:
@@ -416,10 +418,10 @@ def test_a_low_risk_call_may_use_the_cached_list_only_within_the_window(
 ) -> None:
     """The documented rule for low-risk calls: a copy at most ``freeze_cache_s`` old."""
     box = on_own_redis(tmp_path, own_redis, 0.9)
-    lookup = ToolCall(tool="lookup", args={"customer_id": "c-1"}, principal=AGENT)
+    lookup = ToolCall(tool="lookup", args={"customer_id": "c-1"}, principal=AGENT, session_id="s-1")
     assert isinstance(box.firewall.run(lookup, box.rig.tool("warm")), Executed)
     own_redis.kill()
-    inside = ToolCall(tool="lookup", args={"customer_id": "c-1"}, principal=AGENT)
+    inside = ToolCall(tool="lookup", args={"customer_id": "c-1"}, principal=AGENT, session_id="s-1")
     assert isinstance(box.firewall.run(inside, box.rig.tool("inside")), Executed)
     time.sleep(1.0)
     after = box.firewall.run(lookup.model_copy(update={"call_id": "late"}), box.rig.tool("late"))

@@ -118,7 +118,9 @@ def _hold(
     service: ApprovalService, requested_by: str, *, quorum: int = 1, agent_id: str = "bot-1"
 ) -> HoldRecord:
     principal = Principal(agent_id=agent_id, tenant="acme", requested_by=requested_by)
-    the_call = ToolCall(tool="issue_refund", args={"amount": 900}, principal=principal)
+    the_call = ToolCall(
+        tool="issue_refund", args={"amount": 900}, principal=principal, session_id="s-1"
+    )
     return service.open(the_call, _hold_for(the_call, quorum), money_arg="amount")
 
 

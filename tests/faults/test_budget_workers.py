@@ -194,7 +194,7 @@ def _assert_ledger_counts_what_ran(setup: Setup, spent: dict[str, Decimal]) -> N
                 principal = Principal(
                     agent_id="any", tenant=tenant, on_behalf_of=f"customer:{customer}"
                 )
-                call = ToolCall(tool="refund", args={}, principal=principal)
+                call = ToolCall(tool="refund", args={}, principal=principal, session_id="s")
                 counted = ledger.used(bucket_of(BUDGET, call, "budget"))
                 ran = to_minor_units(spent.get(f"customer:{customer}", Decimal(0)))
                 assert counted >= ran, f"{customer}: {ran} cents ran, only {counted} counted"
