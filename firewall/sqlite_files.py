@@ -52,12 +52,8 @@ _BEFORE = "firewall_sqlite_before"
 _SIDE_FILES = ("-wal", "-shm")
 
 
-@dataclass(frozen=True)
-class FileId:
-    """Which file a path named: device and inode."""
-
-    dev: int
-    ino: int
+FileId = tuple[int, int]
+"""Which file a path named: ``(st_dev, st_ino)`` (a plain tuple: this runs per commit)."""
 
 
 def _stat(path: str) -> tuple[FileId | None, int]:
@@ -66,7 +62,7 @@ def _stat(path: str) -> tuple[FileId | None, int]:
         found = os.stat(path)
     except OSError:
         return None, 0
-    return FileId(found.st_dev, found.st_ino), found.st_size
+    return (found.st_dev, found.st_ino), found.st_size
 
 
 @dataclass

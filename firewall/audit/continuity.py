@@ -17,7 +17,7 @@ A new process has no floor: a log rolled back while no writer ran is for
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from firewall.audit.heads import HeadState
@@ -26,6 +26,16 @@ from firewall.errors import AuditError
 NO_SEQ = -1
 READ_LINKS = (
     "SELECT seq, hash FROM audit_records WHERE seq = 1 OR seq = %(head_seq)s OR seq = %(known_seq)s"
+)
+# The head row (HEAD_COLUMNS) and, in the same statement, the hashes of the records it
+# links to: the head's last, the floor's and the first (PostgreSQL: the records as of the
+# statement's start, perhaps before the lock was granted; see ChainWriter.lock_head).
+LOCK_HEAD_AND_LINKS = (
+    "SELECT seq, hash, frontier, note, checkpoint_size, checkpoint_time, "
+    "(SELECT r.hash FROM audit_records r WHERE r.seq = audit_head.seq), "
+    "(SELECT r.hash FROM audit_records r WHERE r.seq = %(known_seq)s), "
+    "(SELECT r.hash FROM audit_records r WHERE r.seq = 1) "
+    "FROM audit_head WHERE id = 1 FOR UPDATE"
 )
 
 
@@ -64,31 +74,43 @@ class Continuity:
         if self._seen is not None and (self._floor is None or self._seen[0] >= self._floor[0]):
             self._floor = self._seen
 
+    def links_of(self, head: HeadState, hashes: Sequence[Any]) -> dict[int, Any]:
+        """The hashes :data:`LOCK_HEAD_AND_LINKS` found, by seq."""
+        head_hash, known_hash, first_hash = hashes
+        return {1: first_hash, self.known_seq: known_hash, head.seq: head_hash}
+
     def link_params(self, head: HeadState) -> dict[str, int]:
         """Parameters of :data:`READ_LINKS` for ``head``."""
         return {"head_seq": head.seq, "known_seq": self.known_seq}
 
-    def check_links(self, head: HeadState, rows: Iterable[Any]) -> None:
-        """Refuse to seal after ``head`` unless its last record and the floor's are stored."""
-        problem = self.links_problem(head, rows)
+    def check_links(self, head: HeadState, stored: Mapping[int, Any]) -> None:
+        """Refuse to seal after ``head`` unless the records it links to are ``stored``
+        (seq -> hash): its last, the floor's and the first."""
+        problem = self.links_problem(head, stored)
         if problem is not None:
             raise AuditError(problem)
 
-    def links_problem(self, head: HeadState, rows: Iterable[Any]) -> str | None:
+    def links_problem(self, head: HeadState, stored: Mapping[int, Any]) -> str | None:
         """What :meth:`check_links` would refuse, or None."""
-        stored = {int(seq): str(chain) for seq, chain in rows}
-        if self._first is None and 1 in stored:
-            self._first = stored[1]  # the first record never changes
-        wanted = {head.seq: head.hash} if head.seq > 0 else {}
-        if self._floor is not None and 0 < self._floor[0] < head.seq:
-            wanted[self._floor[0]] = self._floor[1]
-        if head.seq > 0:
-            wanted.setdefault(1, self._first or "")
-        for seq, chain in sorted(wanted.items()):
-            if not chain or stored.get(seq) != chain:
-                return (
-                    f"audit record {seq}, signed into the head, is missing or changed: the "
-                    "records were deleted, emptied or replaced; refusing to append "
-                    "(run `firewall audit verify`)"
-                )
+        missing = self._missing(head, stored)
+        if missing is None:
+            return None
+        return (
+            f"audit record {missing}, signed into the head, is missing or changed: the "
+            "records were deleted, emptied or replaced; refusing to append "
+            "(run `firewall audit verify`)"
+        )
+
+    def _missing(self, head: HeadState, stored: Mapping[int, Any]) -> int | None:
+        if head.seq <= 0:
+            return None
+        if stored.get(head.seq) != head.hash:
+            return head.seq
+        if self._first is None:
+            self._first = stored.get(1)  # the first record never changes
+        if self._first is None or stored.get(1) != self._first:
+            return 1
+        if self._floor is not None and self._floor[0] > 0:
+            seq, chain = self._floor
+            return seq if stored.get(seq) != chain else None
         return None

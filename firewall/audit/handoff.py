@@ -126,10 +126,10 @@ class HandoffSealer(DirectSealer):
                 driver.commit()  # the hand-over (if any) becomes visible to the holder
                 return []
             head = self.writer.head_from_row(head_row)
-            if continuity.links_problem(head, links) is not None:
-                # That look may predate the lock: a fresh statement sees what is committed.
+            if continuity.links_problem(head, dict(links)) is not None:
+                # That look may predate the lock: a new statement sees what is committed.
                 fresh = driver.execute(READ_LINKS, continuity.link_params(head)).fetchall()
-                continuity.check_links(head, fresh)
+                continuity.check_links(head, dict(fresh))
             batch = self._accepted(taken, driver) + own
             with driver.pipeline():
                 if batch:

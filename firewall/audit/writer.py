@@ -25,7 +25,7 @@ from firewall.audit.checkpoints import (
     sign_checkpoint,
     signature_status,
 )
-from firewall.audit.continuity import READ_LINKS, Continuity
+from firewall.audit.continuity import LOCK_HEAD_AND_LINKS, READ_LINKS, Continuity
 from firewall.audit.heads import (
     HEAD_COLUMNS,
     INSERT_CHECKPOINT,
@@ -102,14 +102,19 @@ class ChainWriter:
     def lock_head(self, conn: Connection) -> HeadState:
         """Lock the head row (waiting for it) and check that a trusted writer signed it.
 
-        Also that the log did not go back under this writer (see
-        :mod:`firewall.audit.continuity`): one more primary-key read.
+        And that the log did not go back under this writer, nor lose the records the head
+        links to (see :mod:`firewall.audit.continuity`), read in the same statement.
         """
-        head = self._locked_head(conn, skip_locked=False)
-        if head is None:
+        sql, continuity = RawSql(conn), self.continuity
+        rows = sql.rows(LOCK_HEAD_AND_LINKS, {"known_seq": continuity.known_seq})
+        if not rows:
             raise AuditError("audit head row is missing; run `firewall audit verify`")
-        sql = RawSql(conn)
-        self.continuity.check_links(head, sql.rows(READ_LINKS, self.continuity.link_params(head)))
+        columns = len(HEAD_COLUMNS)
+        head = self.head_from_row(dict(zip(HEAD_COLUMNS, rows[0][:columns], strict=True)))
+        links = continuity.links_of(head, rows[0][columns:])
+        if continuity.links_problem(head, links) is not None:
+            # PostgreSQL: that look may predate the lock; a new statement sees every commit.
+            continuity.check_links(head, dict(sql.rows(READ_LINKS, continuity.link_params(head))))
         return head
 
     def try_lock_head(self, conn: Connection) -> HeadState | None:

@@ -35,6 +35,7 @@ from tests.adversarial.vanishing import (
     AGENT,
     SIDE_FILES,
     Agent,
+    assert_no_refused_call_claimed_to_run,
     assert_refused,
     attack_sql,
     checkpoint_into_main_file,
@@ -78,6 +79,7 @@ def test_refund_after_the_audit_file_is_renamed_away_does_not_run(
     assert isinstance(agent.refund(10), Executed)
     os.rename(db, db.with_name("elsewhere.db"))
     assert_refused(agent.refund(20), agent, [10], str(db))
+    assert_no_refused_call_claimed_to_run(agent, db.with_name("elsewhere.db"))
 
 
 def test_refund_after_the_data_directory_is_moved_does_not_run(
@@ -101,8 +103,7 @@ def test_refund_after_only_the_wal_is_deleted_does_not_run(
     Path(f"{db}-wal").unlink()
     assert_refused(agent.refund(20), agent, [10], str(db))
     assert_refused(agent.refund(30), agent, [10])
-    agent.close()
-    assert claims_at(db, agent.executed_calls[1:]) == []
+    assert_no_refused_call_claimed_to_run(agent, db)
 
 
 def test_refund_after_the_audit_file_is_truncated_does_not_run(
@@ -115,6 +116,7 @@ def test_refund_after_the_audit_file_is_truncated_does_not_run(
     os.truncate(db, 0)
     assert_refused(agent.refund(20), agent, [10], str(db))
     assert_refused(agent.refund(30), agent, [10])
+    assert_no_refused_call_claimed_to_run(agent, db)
 
 
 def test_refund_after_an_old_backup_is_renamed_over_the_log_does_not_run(
@@ -134,7 +136,8 @@ def test_refund_after_an_old_backup_is_renamed_over_the_log_does_not_run(
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     assert_refused(agent.refund(20), agent, [10, 11, 12], str(db))
     refusal = assert_refused(agent.refund(30), agent, [10, 11, 12])
-    assert "audit" in refusal.message()
+    assert "went back from seq" in refusal.message()
+    assert_no_refused_call_claimed_to_run(agent, db)
 
 
 def test_refund_after_another_firewalls_log_is_swapped_in_does_not_run(
@@ -156,6 +159,7 @@ def test_refund_after_another_firewalls_log_is_swapped_in_does_not_run(
     os.replace(other_root / "data" / "firewall.db", db)
     assert_refused(agent.refund(20), agent, [10], str(db))
     assert_refused(agent.refund(30), agent, [10])
+    assert_no_refused_call_claimed_to_run(agent, db)
 
 
 def test_the_very_same_file_put_back_is_used_again(sqlite_agent: tuple[Agent, Path]) -> None:
@@ -168,7 +172,7 @@ def test_the_very_same_file_put_back_is_used_again(sqlite_agent: tuple[Agent, Pa
     assert_refused(agent.refund(20), agent, [10], str(db))
     os.rename(aside, db)
     assert isinstance(agent.refund(30), Executed)
-    agent.close()
+    assert_no_refused_call_claimed_to_run(agent, db)
     ran = agent.executed_calls
     assert len(claims_at(db, ran)) == 2 * len(ran)  # an allow decision and an ok outcome each
 

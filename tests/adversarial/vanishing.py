@@ -78,6 +78,8 @@ class Agent:
     firewall: Firewall
     refunded: list[float] = field(default_factory=list)
     executed_calls: list[str] = field(default_factory=list)
+    refused_calls: list[str] = field(default_factory=list)
+    closed: bool = False
 
     def refund(self, amount: float) -> Executed[str] | Deny | Hold:
         call = ToolCall(
@@ -89,7 +91,10 @@ class Agent:
             self.executed_calls.append(call.call_id)
             return f"refunded {amount}"
 
-        return self.firewall.run(call, issue_refund)
+        result = self.firewall.run(call, issue_refund)
+        if isinstance(result, Deny):
+            self.refused_calls.append(call.call_id)
+        return result
 
     def flush(self) -> None:
         """Seal the outcome records the log defers."""
@@ -98,7 +103,10 @@ class Agent:
             flush()
 
     def close(self) -> None:
-        """Stop as a process would at exit: flush, then release every store."""
+        """Stop as a process would at exit: flush, then release every store (once)."""
+        if self.closed:
+            return
+        self.closed = True
         self.firewall.close()
         self.firewall.approvals.close()
         close_audit = getattr(self.firewall.audit, "close", None)
@@ -118,7 +126,8 @@ def assert_refused(result: object, agent: Agent, before: list[float], *names: st
 
 
 def claims_at(db: Path, call_ids: list[str]) -> list[str]:
-    """What the audit log at ``db`` (read as an auditor would, later) says ran or was allowed."""
+    """What the audit log at ``db``, read later as an auditor would, says of ``call_ids``:
+    each ``allow`` decision and ``ok`` outcome, as ``"<call>: <event> <outcome>"``."""
     if not db.exists():
         return []
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -134,6 +143,15 @@ def claims_at(db: Path, call_ids: list[str]) -> list[str]:
         if call_id in call_ids and entry.get("outcome") in ("allow", "ok"):
             found.append(f"{call_id}: {entry['event']} {entry['outcome']}")
     return found
+
+
+def assert_no_refused_call_claimed_to_run(agent: Agent, db: Path) -> None:
+    """After exit, the log at ``db`` holds no ``ok`` outcome of a call that was refused
+    (an ``allow`` decision alone is a call "in doubt", which the verifier reports)."""
+    agent.close()
+    assert agent.refused_calls, "nothing was refused"
+    claims = claims_at(db, agent.refused_calls)
+    assert [claim for claim in claims if claim.endswith("outcome ok")] == []
 
 
 def checkpoint_into_main_file(db: Path) -> None:
