@@ -211,9 +211,7 @@ class Firewall:
             ctx.stage = "approval"
             return ctx.deny(DenyCode.INVALID_CALL, str(exc))
         except Exception as exc:  # noqa: BLE001 - no durable hold, no call
-            return ctx.deny(
-                DenyCode.STORE_ERROR, f"approval store unavailable ({type(exc).__name__})"
-            )
+            return ctx.deny(DenyCode.STORE_ERROR, f"approval store unavailable ({_named(exc)})")
         return hold
 
     def _refusal_if_unaudited(self, ctx: CallContext, decision: Allow | Deny | Hold) -> Deny | None:
@@ -224,7 +222,9 @@ class Firewall:
             log.error(  # noqa: TRY400 - the error type is all the log needs
                 "audit_unavailable", call_id=ctx.call.call_id, error=type(exc).__name__
             )
-            return ctx.deny(DenyCode.STORE_ERROR, "audit log unavailable; call refused")
+            return ctx.deny(
+                DenyCode.STORE_ERROR, f"audit log unavailable ({_named(exc)}); call refused"
+            )
         return None
 
     def _refuse(self, call: ToolCall, code: DenyCode, reason: str, stage: str = "approval") -> Deny:

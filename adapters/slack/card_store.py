@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from firewall.approvals.store import UtcDateTime, make_engine
 from firewall.errors import StoreError
 from firewall.sqlddl import create_missing
+from firewall.sqlite_files import checked_file
 
 UNSHOWN = -1
 
@@ -64,7 +65,7 @@ class SqlCardStore:
     """The ``slack_cards`` table of the database at ``url``."""
 
     def __init__(self, url: str) -> None:
-        self._engine, in_memory = make_engine(url)
+        self._engine, in_memory = make_engine(url, "Slack card database")
         self._lock = threading.Lock() if in_memory else nullcontext()
         try:
             with self._connection() as conn:
@@ -153,7 +154,7 @@ class SqlCardStore:
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
         try:
-            with self._lock, self._engine.begin() as conn:
+            with self._lock, self._engine.connect() as conn, checked_file(conn), conn.begin():
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"slack card store failed: {type(exc).__name__}") from exc

@@ -38,6 +38,7 @@ from firewall.approvals.base import check_successor
 from firewall.approvals.models import DECISION_FIELDS, HoldRecord, HoldState
 from firewall.errors import ConfigError, DuplicateCallError, MissingDependencyError, StoreError
 from firewall.sqlddl import create_missing
+from firewall.sqlite_files import checked_file, guard_sqlite_file
 from firewall.types import CallKey
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -189,19 +190,27 @@ class SqlApprovalStore:
 
     @contextmanager
     def _connection(self, *, begin: bool = False) -> Iterator[Connection]:
+        """A connection; after the block (and its commit), its file is checked to be the one
+        at the configured path (SQLite, see :mod:`firewall.sqlite_files`)."""
         try:
-            with self._lock, self._engine.connect() as conn:
-                if not begin:
-                    yield conn
-                    return
-                with conn.begin():
-                    yield conn
+            with (
+                self._lock,
+                self._engine.connect() as conn,
+                checked_file(conn),
+                conn.begin() if begin else nullcontext(),
+            ):
+                yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"approval store failed: {_describe(exc)}") from exc
 
 
-def make_engine(url: str) -> tuple[Engine, bool]:
-    """An engine for ``url`` (SQLite: WAL and busy timeout); True if in-memory SQLite."""
+def make_engine(url: str, what: str = "approval store database") -> tuple[Engine, bool]:
+    """An engine for ``url`` (SQLite: WAL and busy timeout); True if in-memory SQLite.
+
+    A SQLite file is pinned (see :mod:`firewall.sqlite_files`): if it is deleted or
+    replaced, the store raises :class:`StoreError` naming ``what`` and the path, and uses
+    only the file it first opened (the same file put back) until the process restarts.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -222,6 +231,7 @@ def make_engine(url: str) -> tuple[Engine, bool]:
         raise ConfigError("approvals.url", f"unsupported database URL: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
+        guard_sqlite_file(engine, what, StoreError, same_file_only=True)
     return engine, in_memory
 
 

@@ -26,6 +26,7 @@ from firewall.audit.records import SealedRecord
 from firewall.audit.vault import protect, subject_of
 from firewall.audit.vault_store import SubjectKeyCache, subject_keys
 from firewall.audit.writer import ChainWriter
+from firewall.sqlite_files import checked_file
 
 
 def prepare(
@@ -87,11 +88,15 @@ class SealingSession:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction on the kept connection, committed when the block ends."""
-        self._conn = self._connection()
+        """A transaction on the kept connection, committed when the block ends.
+
+        Committed, and then checked to be in the file at the configured path (SQLite; see
+        :mod:`firewall.sqlite_files`): a commit to a deleted or replaced file raises.
+        """
+        self._conn = conn = self._connection()
         try:
-            with self._conn.begin():
-                yield self._conn
+            with checked_file(conn), conn.begin():
+                yield conn
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 self.close()
@@ -130,6 +135,7 @@ class DirectSealer:
             head = self.writer.lock_head(conn)
             entries = prepare(conn, events, self.subject_keys)
             records, note = self.writer.append(RawSql(conn), head, entries)
+        self.writer.continuity.committed()
         if note:
             self.on_checkpoint(note)
         return records

@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from firewall.errors import AuditError, MissingDependencyError
+from firewall.sqlite_files import guard_sqlite_file
 
 SNAPSHOT_OPTION = "firewall_audit_snapshot"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -68,6 +69,7 @@ def make_engine(url: str, *, read_only: bool, sqlite_synchronous: SqliteSync = "
         raise AuditError(f"cannot open audit store {display_url(parsed)}: {exc}") from exc
     if backend == "sqlite":
         _configure_sqlite(engine, wal=not read_only, synchronous=sqlite_synchronous)
+        guard_sqlite_file(engine, "audit database", AuditError, same_file_only=False)
     return engine
 
 

@@ -30,6 +30,7 @@ import structlog
 
 from firewall.audit.announce import announcements, placements, rebuild
 from firewall.audit.appender import DirectSealer, prepare
+from firewall.audit.continuity import READ_LINKS
 from firewall.audit.heads import PendingEntry
 from firewall.audit.records import SealedRecord
 from firewall.audit.vault import SealedValue
@@ -68,7 +69,10 @@ WITH head AS (
 SELECT
     (SELECT row_to_json(head) FROM head),
     (SELECT coalesce(json_agg(taken ORDER BY taken.id), '[]'::json) FROM taken),
-    (SELECT count(*) FROM handed)
+    (SELECT count(*) FROM handed),
+    EXISTS (SELECT 1 FROM audit_head WHERE id = 1),
+    (SELECT coalesce(json_agg(json_build_array(seq, hash)), '[]'::json) FROM audit_records
+     WHERE seq = 1 OR seq = (SELECT seq FROM head) OR seq = %(known_seq)s)
 """
 _SEALED_FOR = "SELECT seq, hash, body FROM audit_records WHERE ticket = %(ticket)s ORDER BY seq"
 
@@ -110,14 +114,22 @@ class HandoffSealer(DirectSealer):
     def _claim_and_seal(self, ticket: str, own: list[PendingEntry]) -> list[SealedRecord]:
         """Seal everything pending plus ``own`` if the head is free, else hand ``own`` over."""
         note, mine = None, []
+        continuity = self.writer.continuity
+        params: dict[str, Any] = {**self._offer(own), "known_seq": continuity.known_seq}
         with self._driver() as driver:
             with driver.cursor() as cursor:
-                cursor.execute(_CLAIM_OR_HAND_OVER, self._offer(own))
-                head_row, taken, _ = cursor.fetchone()
+                cursor.execute(_CLAIM_OR_HAND_OVER, params)
+                head_row, taken, _, head_exists, links = cursor.fetchone()
             if head_row is None:
+                if not head_exists:  # emptied or deleted: no holder will ever seal
+                    raise AuditError("audit head row is missing; run `firewall audit verify`")
                 driver.commit()  # the hand-over (if any) becomes visible to the holder
                 return []
             head = self.writer.head_from_row(head_row)
+            if continuity.links_problem(head, dict(links)) is not None:
+                # That look may predate the lock: a new statement sees what is committed.
+                fresh = driver.execute(READ_LINKS, continuity.link_params(head)).fetchall()
+                continuity.check_links(head, dict(fresh))
             batch = self._accepted(taken, driver) + own
             with driver.pipeline():
                 if batch:
@@ -126,6 +138,7 @@ class HandoffSealer(DirectSealer):
                     mine = [record for record, entry in pairs if entry.ticket == ticket]
                     self._announce(driver, pairs)
                 driver.commit()
+        continuity.committed()
         if note:
             self.on_checkpoint(note)
         return mine

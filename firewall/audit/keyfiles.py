@@ -82,7 +82,10 @@ class WriterKeys:
 
 def _stamp(path: Path) -> tuple[int, int, int]:
     """What changes when a key file is replaced: its inode, size and modification time."""
-    status = path.stat()
+    try:
+        status = path.stat()
+    except OSError as exc:  # deleted or moved away: refuse to sign, and say which file
+        raise AuditError(f"cannot read audit key file {path}: {type(exc).__name__}") from exc
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 

@@ -49,6 +49,7 @@ from firewall.audit.vault import parse_reference
 from firewall.audit.vault_store import SubjectKeyCache
 from firewall.audit.writer import ChainWriter
 from firewall.errors import AuditError
+from firewall.sqlite_files import checked_file
 
 DEFAULT_CHUNK_SIZE = 2000
 log = structlog.get_logger("firewall.audit")
@@ -203,8 +204,10 @@ class SqlAuditLog:
     def _maintenance(self) -> Iterator[tuple[Connection, HeadState, ChainWriter]]:
         writer = self._writer_or_fail()
         assert self._group is not None  # noqa: S101 - set together with the writer
-        with self._group.exclusive(), translated_errors("write"), self._engine.begin() as conn:
-            yield conn, writer.lock_head(conn), writer
+        with self._group.exclusive(), translated_errors("write"), self._engine.connect() as conn:
+            with checked_file(conn), conn.begin():
+                yield conn, writer.lock_head(conn), writer
+            writer.continuity.committed()
 
     def _writer_or_fail(self) -> ChainWriter:
         if self._writer is None:
@@ -236,7 +239,7 @@ class SqlAuditLog:
         self.flush()
         with translated_errors("read"), self._engine.connect() as conn:
             conn.execution_options(**snapshot_options(self._engine))
-            with conn.begin():
+            with checked_file(conn), conn.begin():
                 yield AuditSnapshot(conn, self._chunk_size)
 
     def head(self) -> tuple[int, str] | None:

@@ -25,6 +25,7 @@ from firewall.audit.checkpoints import (
     sign_checkpoint,
     signature_status,
 )
+from firewall.audit.continuity import LOCK_HEAD_AND_LINKS, READ_LINKS, Continuity
 from firewall.audit.heads import (
     HEAD_COLUMNS,
     INSERT_CHECKPOINT,
@@ -65,6 +66,7 @@ class ChainWriter:
         self.origin = ""
         self._clock = clock
         self._trusted: _TrustedHead | None = None
+        self.continuity = Continuity()
 
     def now(self) -> datetime:
         """The writer's clock."""
@@ -98,10 +100,21 @@ class ChainWriter:
         self.head_from_row(dict(zip(HEAD_COLUMNS, rows[0], strict=True)))
 
     def lock_head(self, conn: Connection) -> HeadState:
-        """Lock the head row (waiting for it) and check that a trusted writer signed it."""
-        head = self._locked_head(conn, skip_locked=False)
-        if head is None:
+        """Lock the head row (waiting for it) and check that a trusted writer signed it.
+
+        And that the log did not go back under this writer, nor lose the records the head
+        links to (see :mod:`firewall.audit.continuity`), read in the same statement.
+        """
+        sql, continuity = RawSql(conn), self.continuity
+        rows = sql.rows(LOCK_HEAD_AND_LINKS, {"known_seq": continuity.known_seq})
+        if not rows:
             raise AuditError("audit head row is missing; run `firewall audit verify`")
+        columns = len(HEAD_COLUMNS)
+        head = self.head_from_row(dict(zip(HEAD_COLUMNS, rows[0][:columns], strict=True)))
+        links = continuity.links_of(head, rows[0][columns:])
+        if continuity.links_problem(head, links) is not None:
+            # PostgreSQL: that look may predate the lock; a new statement sees every commit.
+            continuity.check_links(head, dict(sql.rows(READ_LINKS, continuity.link_params(head))))
         return head
 
     def try_lock_head(self, conn: Connection) -> HeadState | None:
@@ -119,6 +132,7 @@ class ChainWriter:
         if self.keys.refresh():  # the key file was rotated: sign with the new key from now on
             log.info("audit_key_reloaded", key=self.keys.signing.verifier.key_id)
         head = parse_head_row(row)
+        self.continuity.check_head(head)
         self._check_head(head)
         return head
 
@@ -150,6 +164,7 @@ class ChainWriter:
             sql.run_many(STORE_VALUE, value_rows(v for entry in entries for v in entry.values))
         signers = (self.keys.signing, *co_signers)
         note = self._sign(head.frontier, prev_hash, time, signers)
+        self.continuity.sealed(seq, prev_hash)
         due = force_checkpoint or self._checkpoint_due(head, seq, time)
         self._move_head(sql, head, prev_hash, note, time if due else None)
         return sealed, note if due else None

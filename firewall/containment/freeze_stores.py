@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, delete, insert, select
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    insert,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
 from firewall.containment.freeze import FreezeEntry, FreezeStore, MemoryFreezeStore
 from firewall.containment.settings import LimitSettings
 from firewall.containment.stores import describe_url, is_redis, redis_client
+from firewall.errors import StoreError
 from firewall.sqlddl import create_missing
+from firewall.sqlite_files import checked_file, guard_sqlite_file
 
 _metadata = MetaData()
 freezes_table = Table(
@@ -48,36 +64,48 @@ class RedisFreezeStore:
 
 
 class SqlFreezeStore:
-    """The freeze list as the ``firewall_freezes`` table (created if missing)."""
+    """The freeze list as the ``firewall_freezes`` table (created if missing).
+
+    A SQLite file is pinned (see :mod:`firewall.sqlite_files`): a freeze list whose file
+    was deleted or replaced raises :class:`StoreError` (the kill switch fails closed)
+    instead of answering from a copy no operator writes to any more.
+    """
 
     def __init__(self, url: str) -> None:
         self.where = describe_url(url)
         self._engine = create_engine(url)
-        with self._engine.begin() as conn:
+        guard_sqlite_file(self._engine, "freeze list database", StoreError, same_file_only=True)
+        with self._transaction() as conn:
             create_missing(conn, freezes_table)
 
     def freeze(self, entry: FreezeEntry, *, overwrite: bool = True) -> bool:
         data = entry.model_dump_json()
         try:
-            with self._engine.begin() as conn:
+            with self._transaction() as conn:
                 conn.execute(insert(freezes_table).values(target=entry.target, entry=data))
         except IntegrityError:
             if overwrite:
-                with self._engine.begin() as conn:
+                with self._transaction() as conn:
                     change = sql_update(freezes_table).values(entry=data)
                     conn.execute(change.where(freezes_table.c.target == entry.target))
             return False
         return True
 
     def unfreeze(self, target: str) -> bool:
-        with self._engine.begin() as conn:
+        with self._transaction() as conn:
             result = conn.execute(delete(freezes_table).where(freezes_table.c.target == target))
         return bool(result.rowcount)
 
     def snapshot(self) -> dict[str, FreezeEntry]:
-        with self._engine.connect() as conn:
+        with self._transaction() as conn:
             rows = conn.execute(select(freezes_table.c.target, freezes_table.c.entry)).all()
         return {row.target: FreezeEntry.model_validate_json(row.entry) for row in rows}
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A transaction, committed, then checked to be in the file at the configured path."""
+        with self._engine.connect() as conn, checked_file(conn), conn.begin():
+            yield conn
 
     def close(self) -> None:
         """Release the connection pool."""
