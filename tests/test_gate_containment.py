@@ -276,7 +276,7 @@ def test_a_call_approved_after_its_agent_was_frozen_does_not_run(tmp_path: Path)
     assert (last.event, last.code, last.details["stage"]) == ("decision", "frozen", "freeze")
     # The tool never started: the approval is not spent, and keeps its budget until the
     # hold expires unused (a resume after the freeze is lifted may still run it, once).
-    hold = box.rig.approvals.for_call(the_call.call_id)
+    hold = box.rig.approvals.for_call(the_call.key)
     assert hold is not None
     assert hold.state is HoldState.APPROVED
     assert budget_used(box) == 25_000

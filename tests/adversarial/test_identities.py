@@ -139,7 +139,9 @@ def _hold_for(the_call: ToolCall, quorum: int = 1) -> Hold:
 def _stored_hold(store: SqlApprovalStore, **changes: Any) -> HoldRecord:
     """A hold as a store written before identities were checked may hold it."""
     service = ApprovalService(store, RecordingSink(), GROUPS)
-    record = _hold(service, "bob").model_copy(update={"hold_id": new_id("hold"), **changes})
+    record = _hold(service, "bob").model_copy(
+        update={"hold_id": new_id("hold"), "call_id": new_id("call"), **changes}
+    )
     store.create(record)
     return record
 
