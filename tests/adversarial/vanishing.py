@@ -83,7 +83,10 @@ class Agent:
 
     def refund(self, amount: float) -> Executed[str] | Deny | Hold:
         call = ToolCall(
-            tool="issue_refund", args={"order_id": "o-1", "amount": amount}, principal=AGENT
+            tool="issue_refund",
+            args={"order_id": "o-1", "amount": amount},
+            principal=AGENT,
+            session_id="s-1",
         )
 
         def issue_refund() -> str:
