@@ -60,7 +60,11 @@ Provenance = frozenset[TokenSource]
 
 
 class TokenVault(Protocol):
-    """Tokens and their provenance, per (tenant, session) scope (memory or shared twins)."""
+    """Tokens and their provenance, per (tenant, session) scope (memory or shared twins).
+
+    Provenance only grows, so a shared twin can keep it as one set per scope and keyed
+    digest of the value (Redis ``SADD``: concurrent workers' sightings all survive).
+    """
 
     def tokenize(
         self, scope: TokenScope, kind: str, value: str, source: TokenSource | None = None

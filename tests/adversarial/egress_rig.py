@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatResult
 
 from firewall.audit.keyfiles import ensure_dev_key
 from firewall.config import parse_config
@@ -166,3 +171,47 @@ def first(pattern: re.Pattern[str], text: str) -> str:
     match = pattern.search(text)
     assert match is not None, f"no {pattern.pattern} in {text!r}"
     return match.group()
+
+
+PLACEHOLDER = re.compile(r"\{(\w+):(EMAIL|PHONE)\}")
+
+
+class InjectedModel(GenericFakeChatModel):
+    """A model that obeys the ticket: ``{tool:KIND}`` is what it last saw from ``tool``."""
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> InjectedModel:
+        return self
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        result = super()._generate(messages, stop, run_manager, **kwargs)
+        message = result.generations[0].message
+        if isinstance(message, AIMessage) and message.tool_calls:
+            calls = [{**tc, "args": filled(tc["args"], messages)} for tc in message.tool_calls]
+            result.generations[0].message = message.model_copy(update={"tool_calls": calls})
+        return result
+
+
+def filled(args: dict[str, Any], messages: Sequence[BaseMessage]) -> dict[str, Any]:
+    """``args`` with each ``{tool:KIND}`` replaced by the last such token ``tool`` showed."""
+
+    def seen(match: re.Match[str]) -> str:
+        tool, kind = match.groups()
+        shown = [str(m.content) for m in messages if isinstance(m, ToolMessage) and m.name == tool]
+        return re.findall(rf"<{kind}_[0-9a-f]{{12}}>", " ".join(shown))[-1]
+
+    return {key: PLACEHOLDER.sub(seen, value) for key, value in args.items()}
+
+
+def turns(*calls: tuple[str, dict[str, Any]]) -> list[AIMessage]:
+    """One tool call per model turn, then a closing answer."""
+    made = [
+        AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": f"tc-{i}"}])
+        for i, (name, args) in enumerate(calls)
+    ]
+    return [*made, AIMessage(content="done")]
