@@ -99,6 +99,11 @@ class ToolSpec(Frozen):
     subject_arg: str | None = Field(
         default=None, description="Argument naming the customer a call is about (session rules)."
     )
+    egress_args: tuple[str, ...] = Field(
+        default=(),
+        description="Arguments that choose where data goes (recipient, URL, payee): a value "
+        "untrusted content could have chosen may not become one without a human.",
+    )
     output_pii: PiiRule | None = Field(
         default=None,
         description="How personal data in the output is shown to the model (default: tokenize).",
@@ -116,6 +121,7 @@ class ToolSpec(Frozen):
             "scope": self.scope,
             "risk": self.risk.value,
             "money_arg": self.money_arg,
+            "egress_args": list(self.egress_args),
         }
 
 

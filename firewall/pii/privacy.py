@@ -9,7 +9,9 @@ Three views of a call's data, each for one reader:
   in clear and are sealed per data subject in the audit log (crypto-shredded on erasure);
 * the **model** gets the tool's output with personal data tokenized (or redacted, masked,
   hashed) as the tool's :class:`PiiRule` and the policy's ``redact`` obligation say
-  (:meth:`protect_output`).
+  (:meth:`protect_output`); each tokenized value remembers the tool and its output labels;
+* the **policy** also gets, for every token in the arguments, where its value came from
+  (:meth:`provenance`), so untrusted content cannot choose where data goes.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import Any
 
 from firewall.pii.detect import Detector, PiiKind
 from firewall.pii.protect import Protector
+from firewall.pii.provenance import provenance_view
 from firewall.pii.rules import PiiMode, PiiRule
-from firewall.pii.tokens import MemoryTokenVault, TokenScope
+from firewall.pii.tokens import MemoryTokenVault, TokenScope, TokenSource, TokenVault
 from firewall.types import ToolCall, ToolSpec
 
 DEFAULT_TOKEN_TTL_S = 3600.0
@@ -45,8 +48,9 @@ class Privacy:
         default_rule: PiiRule | None = None,
         hash_key: bytes | None = None,
         detector: Detector | None = None,
+        vault: TokenVault | None = None,
     ) -> None:
-        self.vault = MemoryTokenVault(clock, ttl_s=token_ttl_s)
+        self.vault: TokenVault = vault or MemoryTokenVault(clock, ttl_s=token_ttl_s)
         self.protector = Protector(
             self.vault, detector or Detector(), hash_key or secrets.token_bytes(32)
         )
@@ -63,6 +67,11 @@ class Privacy:
             return dict(call.args)
         restored: dict[str, Any] = self.protector.restore(call.args, self.scope(call))
         return restored
+
+    def provenance(self, call: ToolCall) -> dict[str, Any]:
+        """``input.tokens`` and ``input.arg_sources``; :class:`TokenError` if a token is invalid."""
+        scope = self.scope(call)
+        return provenance_view(call.args, lambda token: self.vault.provenance(scope, token))
 
     def commitments(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """``args`` with detected personal data (emails, cards, ...) committed, tokens kept.
@@ -82,7 +91,8 @@ class Privacy:
     ) -> Any:
         """What the model may see of a tool's output (strings, mappings and lists inside)."""
         rule = spec.output_pii if spec and spec.output_pii else self.default_rule
-        return self.protector.protect(value, self.scope(call), rule.with_redacted(redact))
+        source = TokenSource.of(call.tool, spec.output_labels if spec else ())
+        return self.protector.protect(value, self.scope(call), rule.with_redacted(redact), source)
 
     def replayable(self, policy_input: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
         """The policy input as the audit log keeps it for replay: no args, no foreign subjects.

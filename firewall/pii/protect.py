@@ -9,9 +9,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from firewall.pii.detect import Detector, Finding, PiiKind
+from firewall.pii.detect import Detector, PiiKind
 from firewall.pii.rules import PiiMode, PiiRule
-from firewall.pii.tokens import TOKEN, MemoryTokenVault, TokenScope
+from firewall.pii.tokens import TOKEN, TokenScope, TokenSource, TokenVault
 
 __all__ = ["PiiMode", "PiiRule", "Protector", "mask"]
 
@@ -39,7 +39,7 @@ class Protector:
 
     def __init__(
         self,
-        vault: MemoryTokenVault,
+        vault: TokenVault,
         detector: Detector | None = None,
         hash_key: bytes | None = None,
     ) -> None:
@@ -47,48 +47,74 @@ class Protector:
         self._detector = detector or Detector()
         self._hash_key = hash_key or secrets.token_bytes(32)
 
-    def protect(self, value: Any, scope: TokenScope, rule: PiiRule) -> Any:
-        """``value`` with personal data replaced as ``rule`` says (dicts, lists, strings)."""
+    def protect(
+        self, value: Any, scope: TokenScope, rule: PiiRule, source: TokenSource | None = None
+    ) -> Any:
+        """``value`` with personal data replaced as ``rule`` says (dicts, lists, strings).
+
+        ``source`` is the tool (and its output's labels) that produced ``value``: it joins
+        the provenance of every value tokenized here, and of every token already in it.
+        """
         if isinstance(value, str):
-            return self._protect_text(value, scope, rule)
+            return self._protect_text(value, scope, rule, source)
         if isinstance(value, Mapping):
-            return {key: self._protect_field(key, item, scope, rule) for key, item in value.items()}
+            return {
+                key: self._protect_field(key, item, scope, rule, source)
+                for key, item in value.items()
+            }
         if isinstance(value, list | tuple):
-            return [self.protect(item, scope, rule) for item in value]
+            return [self.protect(item, scope, rule, source) for item in value]
         return value
 
-    def _protect_field(self, key: Any, item: Any, scope: TokenScope, rule: PiiRule) -> Any:
+    def _protect_field(
+        self, key: Any, item: Any, scope: TokenScope, rule: PiiRule, source: TokenSource | None
+    ) -> Any:
         mode = rule.fields.get(str(key))
         if mode is None or item is None:
-            return self.protect(item, scope, rule)
-        return self._replace(PiiKind.PERSONAL, str(item), mode, scope)
+            return self.protect(item, scope, rule, source)
+        return self._replace(PiiKind.PERSONAL, str(item), mode, scope, source)
 
-    def _protect_text(self, text: str, scope: TokenScope, rule: PiiRule) -> str:
-        """Protect the text between tokens and commitments (those are not data any more)."""
+    def _protect_text(
+        self, text: str, scope: TokenScope, rule: PiiRule, source: TokenSource | None
+    ) -> str:
+        """Protect the text between tokens and commitments (those are not data any more).
+
+        A token already in the text was put there by whoever wrote it (a ticket may quote
+        one): it stays as it is, but its value is now also known to come from ``source``.
+        """
         parts, cursor = [], 0
         for marker in PROTECTED.finditer(text):
-            parts.append(self._protect_span(text[cursor : marker.start()], scope, rule))
+            parts.append(self._protect_span(text[cursor : marker.start()], scope, rule, source))
             parts.append(marker.group())
+            if source is not None and TOKEN.fullmatch(marker.group()):
+                self.vault.seen(scope, marker.group(), source)
             cursor = marker.end()
-        parts.append(self._protect_span(text[cursor:], scope, rule))
+        parts.append(self._protect_span(text[cursor:], scope, rule, source))
         return "".join(parts)
 
-    def _protect_span(self, text: str, scope: TokenScope, rule: PiiRule) -> str:
+    def _protect_span(
+        self, text: str, scope: TokenScope, rule: PiiRule, source: TokenSource | None
+    ) -> str:
         findings = self._detector.find(text) if text else []
         if not findings:
             return text
         parts, cursor = [], 0
         for finding in findings:
             parts.append(text[cursor : finding.start])
-            parts.append(self._replace_finding(finding, scope, rule))
+            mode = rule.mode_for(finding.kind)
+            parts.append(self._replace(finding.kind, finding.value, mode, scope, source))
             cursor = finding.end
         parts.append(text[cursor:])
         return "".join(parts)
 
-    def _replace_finding(self, finding: Finding, scope: TokenScope, rule: PiiRule) -> str:
-        return self._replace(finding.kind, finding.value, rule.mode_for(finding.kind), scope)
-
-    def _replace(self, kind: PiiKind, value: str, mode: PiiMode, scope: TokenScope) -> str:
+    def _replace(
+        self,
+        kind: PiiKind,
+        value: str,
+        mode: PiiMode,
+        scope: TokenScope,
+        source: TokenSource | None = None,
+    ) -> str:
         if mode is PiiMode.KEEP:
             return value
         if mode is PiiMode.REDACT:
@@ -97,7 +123,7 @@ class Protector:
             return mask(kind, value)
         if mode is PiiMode.HASH:
             return self.commitment(kind, value)
-        return self.vault.tokenize(scope, kind.value, value)
+        return self.vault.tokenize(scope, kind.value, value, source)
 
     def commitment(self, kind: PiiKind, value: str) -> str:
         """A stable, keyed, irreversible stand-in for ``value``, e.g. ``<EMAIL#3f9a0c1b>``."""

@@ -24,6 +24,7 @@ class CallContext:
     stage: str = ""
     restored_args: dict[str, Any] | None = None  # tokens resolved: for the tool and facts
     policy_args: dict[str, Any] | None = None  # personal data committed: for policy and audit
+    provenance: dict[str, Any] | None = None  # input.tokens and input.arg_sources
     policy_input: dict[str, Any] | None = None  # the document the policy saw
     policy_capture: dict[str, Any] | None = None  # what the audit log keeps of it, for replay
     settled_hold: dict[str, Any] | None = None  # the decided hold this decision resolves

@@ -12,7 +12,8 @@ class PersonalData:
     """Refuse tokens from another session (or expired); prepare the policy's view of the args.
 
     The tool later gets the resolved values (:meth:`Privacy.restore_args`); the policy and
-    the audit log get detected personal data as commitments, tokens left as they are.
+    the audit log get detected personal data as commitments, tokens left as they are, and
+    the policy learns where each token's value came from (:meth:`Privacy.provenance`).
     """
 
     name = "personal_data"
@@ -23,6 +24,7 @@ class PersonalData:
     def check(self, ctx: CallContext) -> Deny | None:
         try:
             ctx.restored_args = self._privacy.restore_args(ctx.call)
+            ctx.provenance = self._privacy.provenance(ctx.call)
         except TokenError as exc:
             return ctx.deny(
                 DenyCode.TOKEN_REFUSED, f"{exc}; pass only tokens this session was given"

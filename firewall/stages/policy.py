@@ -25,9 +25,12 @@ def policy_input(
 ) -> dict[str, Any]:
     """The input document of the policy, as described in ARCHITECTURE.md section 3."""
     call = ctx.call
+    provenance = ctx.provenance or {}
     return {
         "tool": ctx.tool_spec.policy_view(),
         "args": call.args if ctx.policy_args is None else ctx.policy_args,
+        "tokens": provenance.get("tokens", {}),
+        "arg_sources": provenance.get("arg_sources", {}),
         "principal": call.principal.policy_view(),
         "session": session if session is not None else session_view(call.session_id),
         "context": {"time": now.isoformat(), "facts": dict(ctx.facts)},

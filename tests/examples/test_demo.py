@@ -37,9 +37,30 @@ def test_demo_shows_every_scene_and_exits_zero(demo_run: tuple[Path, str, int]) 
     assert "ada@example.com" not in output.split("OUTBOX")[0]
     assert "ALLOW    send_email(to='<EMAIL_" in output
     assert "not to an address the agent typed" in output
-    assert "OUTBOX   the email tool received to='ada@example.com'" in output
+    outbox = output.split("OUTBOX")[1:]
+    assert [line.split("\n")[0] for line in outbox] == [
+        "   the email tool received to='ada@example.com'"
+    ]
     assert "Summary:" in output
     assert "audit chain intact" in output
+
+
+def test_the_injected_ticket_cannot_mail_the_customer_to_its_address(
+    demo_run: tuple[Path, str, int],
+) -> None:
+    """The ticket names exfil@attacker.example; mailing it the customer's address is refused."""
+    _, output, _ = demo_run
+    [attempt] = [
+        scene
+        for scene in output.split("\n")
+        if scene.startswith("DENY     send_email(to='<EMAIL_") and "body='Ada, <EMAIL_" in scene
+    ]
+    refusal = output.split(attempt)[1].split("\n")[1]
+    assert (
+        "Tool call denied (policy): send_email would send personal data from crm_lookup" in refusal
+    )
+    assert "which came from untrusted content (read_ticket)" in refusal
+    assert "exfil@attacker.example" not in output
 
 
 def _verify(data_dir: Path) -> int:

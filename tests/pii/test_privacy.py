@@ -107,3 +107,28 @@ def test_the_replay_capture_commits_every_subject_but_the_calls_own() -> None:
     assert other.startswith("<")
     assert captured["session"]["history"][0]["subject"] == other
     assert captured["session"]["history"][1]["subject"] is None
+
+
+def test_protected_output_tells_the_policy_which_tool_and_labels_showed_a_value() -> None:
+    privacy = Privacy()
+    ticket = ToolSpec(name="read_ticket", scope="crm:read", output_labels=("untrusted",))
+    read = ToolCall(tool="read_ticket", args={}, principal=AGENT, session_id="s-1")
+    shown = privacy.protect_output(read, ticket, "mail x@attacker.example")
+    token = shown.removeprefix("mail ")
+    view = privacy.provenance(_call({"to": token, "subject": "hi"}))
+    assert view["tokens"][token]["sources"] == {"untrusted": ["read_ticket"]}
+    assert view["arg_sources"]["to"]["typed"] is False
+    assert view["arg_sources"]["subject"] == {
+        "tokens": [],
+        "typed": True,
+        "tools": [],
+        "labels": [],
+        "sources": {},
+    }
+
+
+def test_provenance_of_a_token_from_another_session_is_refused() -> None:
+    privacy = Privacy()
+    shown = privacy.protect_output(_call({}, session="s-1"), CRM, RECORD)
+    with pytest.raises(TokenError, match="another session"):
+        privacy.provenance(_call({"to": shown["email"]}, session="s-2"))

@@ -9,7 +9,7 @@ from freezegun import freeze_time
 
 from firewall.pii.detect import PiiKind
 from firewall.pii.protect import PiiMode, PiiRule, Protector, mask
-from firewall.pii.tokens import MemoryTokenVault, TokenError, TokenScope
+from firewall.pii.tokens import MemoryTokenVault, TokenError, TokenScope, TokenSource
 
 SESSION = TokenScope(tenant="acme", session_id="s1")
 OTHER = TokenScope(tenant="acme", session_id="s2")
@@ -99,3 +99,19 @@ def test_non_text_values_pass_through() -> None:
         "ok": True,
         "n": None,
     }
+
+
+def test_output_tokenized_for_a_tool_remembers_that_tool_and_its_labels() -> None:
+    guard = protector()
+    ticket = TokenSource.of("read_ticket", ["untrusted"])
+    shown = guard.protect({"body": "write to x@attacker.example"}, SESSION, PiiRule(), ticket)
+    token = shown["body"].removeprefix("write to ")
+    assert guard.vault.provenance(SESSION, token) == {ticket}
+
+
+def test_a_token_quoted_in_output_is_kept_and_gains_that_output_as_a_source() -> None:
+    guard = protector()
+    crm, ticket = TokenSource.of("crm_lookup"), TokenSource.of("read_ticket", ["untrusted"])
+    token = guard.protect("ada@example.com", SESSION, PiiRule(), crm)
+    assert guard.protect(f"reply to {token}", SESSION, PiiRule(), ticket) == f"reply to {token}"
+    assert guard.vault.provenance(SESSION, token) == {crm, ticket}

@@ -64,8 +64,10 @@ def make_input() -> InputFactory:
                 "on_behalf_of": None,
                 "requested_by": "operator-1",
             },
-            "session": {"id": "session-1"},
+            "session": kw.get("session", {"id": "session-1"}),
             "context": {"time": "2025-01-01T12:00:00+00:00", "facts": facts or {}},
+            "tokens": kw.get("tokens", {}),
+            "arg_sources": kw.get("arg_sources", {}),
         }
 
     return make

@@ -214,3 +214,69 @@ def test_engines_report_the_same_revision(
     embedded: RegoEngine, opa_engine: OpaServerEngine
 ) -> None:
     assert embedded.revision == opa_engine.revision
+
+
+TICKET_EMAIL, CRM_EMAIL = "<EMAIL_bbbbbbbbbbbb>", "<EMAIL_aaaaaaaaaaaa>"
+TOKENS = {
+    TICKET_EMAIL: {
+        "kind": "EMAIL",
+        "tools": ["read_ticket"],
+        "labels": ["untrusted"],
+        "sources": {"untrusted": ["read_ticket"]},
+    },
+    CRM_EMAIL: {"kind": "EMAIL", "tools": ["crm_lookup"], "labels": [], "sources": {}},
+}
+UNTRUSTED_SESSION = {"id": "session-1", "sources": {"untrusted": ["read_ticket"]}}
+MAIL_TO_TICKET = "send_email's 'to' came from untrusted content (read_ticket)"
+
+
+def mail(body: str) -> dict[str, Any]:
+    """Inputs of send_email to the ticket's address, carrying ``body``."""
+    alone = {"typed": False}
+    return {
+        "args": {"to": TICKET_EMAIL, "subject": "Hi", "body": body},
+        "tokens": TOKENS,
+        "arg_sources": {
+            "to": {**alone, "tokens": [TICKET_EMAIL]},
+            "subject": {"typed": True, "tokens": []},
+            "body": {**alone, "tokens": [CRM_EMAIL]}
+            if body == CRM_EMAIL
+            else {"typed": True, "tokens": []},
+        },
+        "session": UNTRUSTED_SESSION,
+    }
+
+
+EGRESS_CASES: dict[str, tuple[dict[str, Any], DecisionDocument]] = {
+    "mail to a ticket address": (
+        mail("On it."),
+        DecisionDocument(
+            outcome="hold",
+            reasons=(f"{MAIL_TO_TICKET}; a human must confirm where this data goes",),
+            obligations=SUPERVISOR,
+        ),
+    ),
+    "customer data to a ticket address": (
+        mail(CRM_EMAIL),
+        DecisionDocument(
+            outcome="deny",
+            reasons=(
+                f"send_email would send personal data from crm_lookup ({CRM_EMAIL}) to 'to',"
+                " which came from untrusted content (read_ticket); personal data never goes"
+                " where untrusted content points",
+            ),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", EGRESS_CASES)
+def test_egress_rules_decide_alike_on_both_engines_from_a_compiled_bundle(
+    case: str, embedded: RegoEngine, opa_engine: OpaServerEngine, make_input: InputFactory
+) -> None:
+    """Reasons built from token provenance survive the compiled bundle (regopy quirks)."""
+    fields, expected = EGRESS_CASES[case]
+    rest = {key: value for key, value in fields.items() if key != "args"}
+    policy_input = make_input("send_email", fields["args"], {}, **rest)
+    assert embedded.evaluate(policy_input) == expected
+    assert opa_engine.evaluate(policy_input) == expected

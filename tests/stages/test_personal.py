@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from firewall.gate import Executed
-from firewall.types import Deny, DenyCode, ToolCall
-from tests.gate_helpers import AGENT, make_rig
+from firewall.types import Deny, DenyCode, ToolCall, ToolSpec
+from tests.gate_helpers import AGENT, TOOLS, make_rig
 
 
 def _lookup(customer: str, session: str) -> ToolCall:
@@ -51,3 +51,21 @@ def test_an_email_the_agent_typed_reaches_policy_and_audit_only_as_a_commitment(
     assert decision.args is not None
     assert decision.args["customer_id"].startswith("<EMAIL#")
     assert "ada@example.com" not in decision.model_dump_json()
+
+
+def test_the_policy_is_told_where_each_token_came_from_and_the_audit_keeps_it(
+    tmp_path: Path,
+) -> None:
+    tools = (*TOOLS, ToolSpec(name="mail", scope="crm:read", egress_args=("to",)))
+    rig = make_rig(tmp_path, tools=tools)
+    shown = rig.firewall.protect_output(_lookup("c-1", "s-1"), {"email": "ada@example.com"})
+    call = ToolCall(tool="mail", args={"to": shown["email"]}, principal=AGENT, session_id="s-1")
+    rig.firewall.run(call, lambda: "sent")
+    [decision] = [r for r in rig.records(call.call_id) if r.event == "decision"]
+    policy_input = decision.details["policy_input"]
+    assert policy_input["tool"]["egress_args"] == ["to"]
+    assert policy_input["tokens"] == {
+        shown["email"]: {"kind": "EMAIL", "tools": ["lookup"], "labels": [], "sources": {}}
+    }
+    assert policy_input["arg_sources"]["to"]["tokens"] == [shown["email"]]
+    assert "ada@example.com" not in str(decision.details)
