@@ -29,6 +29,7 @@ from firewall.stages.base import CallContext
 from firewall.types import Allow, Deny, DenyCode, Hold, ToolCall
 
 from .middleware import FirewallMiddleware, PrincipalSource, ToolResult
+from .screen import args_problem
 
 SETTLE_S = 2.0
 
@@ -49,6 +50,9 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
     def wrap_tool_call(
         self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], ToolResult]
     ) -> ToolResult:
+        problem = args_problem(request.tool_call.get("args"))
+        if problem is not None:
+            return self._refuse_input(request, problem)
         call = self._call(request)
         decision = self._decide(call)
         if isinstance(decision, Hold):
@@ -67,6 +71,9 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
     ) -> ToolResult:
+        problem = args_problem(request.tool_call.get("args"))
+        if problem is not None:
+            return await asyncio.to_thread(self._refuse_input, request, problem)
         call = self._call(request)
         decision = await asyncio.to_thread(self._decide, call)
         if isinstance(decision, Hold):
