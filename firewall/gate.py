@@ -32,8 +32,10 @@ from firewall.stages.base import CallContext, Stage
 from firewall.stages.budgets import BudgetCheck, owner_of, reservation_of
 from firewall.stages.freeze import FreezeCheck
 from firewall.stages.limits import RateLimitRule
+from firewall.stages.naming import quoted
 from firewall.stages.pipeline import default_stages
 from firewall.stages.policy import FactsProvider
+from firewall.stages.tools import ValidArgs
 from firewall.types import (
     Allow,
     Deny,
@@ -226,6 +228,21 @@ class Firewall:
                 DenyCode.STORE_ERROR, f"audit log unavailable ({_named(exc)}); call refused"
             )
         return None
+
+    def refuse_input(self, call: ToolCall, problem: str) -> Deny:
+        """Refuse a call whose arguments an adapter could not take as a JSON object.
+
+        ``call`` carries what could be read (tool, principal, session, id) and no
+        arguments; ``problem`` says what was wrong with them. Audited, and counted against
+        the agent like any other malformed call.
+        """
+        ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage=ValidArgs.name)
+        denial = ctx.deny(
+            DenyCode.INVALID_ARGS, f"invalid arguments for {quoted(call.tool)}: {problem}"
+        )
+        denial = self._refusal_if_unaudited(ctx, denial) or denial
+        self._contain(ctx, denial, owner=None)
+        return denial
 
     def _refuse(self, call: ToolCall, code: DenyCode, reason: str, stage: str = "approval") -> Deny:
         ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage=stage)

@@ -12,6 +12,8 @@ outcome, so ``firewall policy replay`` can re-evaluate it against a candidate po
 
 from __future__ import annotations
 
+import re
+
 from firewall.approvals.models import HoldRecord
 from firewall.audit.events import AuditEvent
 from firewall.canonical import canonical_json, sha256_hex
@@ -21,6 +23,7 @@ from firewall.types import Allow, Deny, Hold, ToolCall, new_id
 MAX_AUDITED_ARGS_BYTES = 16 * 1024
 MAX_AUDITED_TOOL_NAME = 256
 MAX_AUDITED_POLICY_INPUT_BYTES = 64 * 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def decision_event(ctx: CallContext, decision: Allow | Deny | Hold, revision: str) -> AuditEvent:
@@ -47,7 +50,7 @@ def decision_event(ctx: CallContext, decision: Allow | Deny | Hold, revision: st
         tool=_audited_tool_name(ctx.call.tool, details),
         outcome=decision.kind,
         code=decision.code.value if isinstance(decision, Deny) else None,
-        reasons=decision.reasons if not isinstance(decision, Allow) else (),
+        reasons=_audited_reasons(decision),
         policy_revision=revision,
         args=audited_args,
         personal_args=_personal_args(ctx) if audited_args is not None else (),
@@ -92,18 +95,30 @@ def outcome_event(
 
 
 def _audited_tool_name(name: str, details: dict[str, object]) -> str:
-    """The tool name as asked for; a name too long to be any tool is kept as a prefix.
+    """The tool name as asked for, kept to what a record can hold.
 
-    Its full length and digest go in ``details``, so the record still identifies exactly
-    what was sent (a megabyte "name" is an attack to record, not to store).
+    A name too long to be any tool is kept as a prefix; lone surrogates (no UTF-8 form,
+    so no canonical JSON) are kept escaped (``\\ud800``). Either way its full
+    length and digest go in ``details``, so the record still identifies exactly what was
+    sent (a megabyte "name" is an attack to record, not to store).
     """
-    if len(name) <= MAX_AUDITED_TOOL_NAME:
+    kept = name[:MAX_AUDITED_TOOL_NAME]
+    text = recordable_text(kept)
+    if text == name:
         return name
-    details["tool_name_cut"] = {
-        "length": len(name),
-        "sha256": sha256_hex(name.encode("utf-8", "surrogatepass")),
-    }
-    return name[:MAX_AUDITED_TOOL_NAME]
+    sent = {"length": len(name), "sha256": sha256_hex(name.encode("utf-8", "surrogatepass"))}
+    if text != kept:
+        details["tool_name_escaped"] = sent
+    if kept != name:
+        details["tool_name_cut"] = sent
+    return text
+
+
+def recordable_text(text: str) -> str:
+    """``text`` with its lone surrogates escaped (``\\udXXX``): text canonical JSON can encode."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _audited_args(ctx: CallContext, details: dict[str, object]) -> dict[str, object] | None:
@@ -120,6 +135,13 @@ def _audited_args(ctx: CallContext, details: dict[str, object]) -> dict[str, obj
         name: value if name in personal else ctx.policy_args.get(name, value)
         for name, value in ctx.call.args.items()
     }
+
+
+def _audited_reasons(decision: Allow | Deny | Hold) -> tuple[str, ...]:
+    """The reasons as given; one quoting the model's text may hold a lone surrogate."""
+    if isinstance(decision, Allow):
+        return ()
+    return tuple(recordable_text(reason) for reason in decision.reasons)
 
 
 def _capture_policy_input(ctx: CallContext, details: dict[str, object]) -> None:

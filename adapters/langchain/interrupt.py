@@ -32,6 +32,7 @@ from firewall.stages.base import CallContext
 from firewall.types import Allow, Deny, DenyCode, Hold, ToolCall
 
 from .middleware import FirewallMiddleware, PrincipalSource, ToolResult
+from .screen import args_problem
 
 SETTLE_S = 2.0
 
@@ -52,6 +53,9 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
     def wrap_tool_call(
         self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], ToolResult]
     ) -> ToolResult:
+        problem = args_problem(request.tool_call.get("args"))
+        if problem is not None:
+            return self._refuse_input(request, problem)
         call = self._call(request)
         decision = self._decide(call)
         hold_id = decision.hold_id if isinstance(decision, Hold) else None
@@ -74,6 +78,9 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
     ) -> ToolResult:
+        problem = args_problem(request.tool_call.get("args"))
+        if problem is not None:
+            return await asyncio.to_thread(self._refuse_input, request, problem)
         call = self._call(request)
         decision = await asyncio.to_thread(self._decide, call)
         hold_id = decision.hold_id if isinstance(decision, Hold) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,6 +20,8 @@ from firewall.types import CALL_ID_PATTERN, Deny, Hold, Identity, Principal, Too
 
 from .messages import refusal_message
 from .schema import args_json_schema
+from .screen import args_problem
+from .screen import reply_id as reply_id_of
 
 ToolResult = ToolMessage | Command[Any]
 PrincipalSource = Principal | Callable[[ToolCallRequest], Principal]
@@ -34,16 +37,24 @@ def call_id_of(request: ToolCallRequest) -> str:
     each time, so a resumed run finds the hold of the call it paused on.
     """
     given = request.tool_call.get("id")
-    if not given:
+    if given is None or given == "":
         return new_id("call")
-    if _CALL_ID.fullmatch(given):
-        return given
-    return "call_" + hashlib.sha256(given.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    text = reply_id_of(given)
+    if _CALL_ID.fullmatch(text):
+        return text
+    return "call_" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def reply_id(request: ToolCallRequest, call: ToolCall) -> str:
     """The ``tool_call_id`` of the answer: the model's own id, which it matches answers by."""
-    return request.tool_call.get("id") or call.call_id
+    given = request.tool_call.get("id")
+    return call.call_id if given is None else reply_id_of(given)
+
+
+def _tool_name(request: ToolCallRequest) -> str:
+    """The tool the model asked for; no name (or not a string) names no tool."""
+    name = request.tool_call.get("name")
+    return name if isinstance(name, str) else ""
 
 
 _SESSION_ID = TypeAdapter(Identity)
@@ -92,25 +103,36 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
             return self._principal
         return self._principal(request)
 
-    def _call(self, request: ToolCallRequest) -> ToolCall:
-        name = request.tool_call["name"]
+    def _call(self, request: ToolCallRequest, args: dict[str, Any] | None = None) -> ToolCall:
+        """The firewall's call for the model's; ``args`` if given, else the model's own."""
+        name = _tool_name(request)
         if request.tool is not None and name in self.firewall.tools and name not in self._adopted:
             self.firewall.tools.adopt_schema(name, args_json_schema(request.tool))
             self._adopted.add(name)
         return ToolCall(
             tool=name,
-            args=dict(request.tool_call["args"]),
+            args=dict(request.tool_call["args"]) if args is None else args,
             principal=self._principal_for(request),
             session_id=_session_id(request),
             call_id=call_id_of(request),
         )
 
+    def _refuse_input(self, request: ToolCallRequest, problem: str) -> ToolMessage:
+        """The audited refusal of a tool call whose arguments are no JSON object."""
+        call = self._call(request, args={})
+        return self._refusal(request, call, self.firewall.refuse_input(call, problem))
+
     def _restored(self, call: ToolCall, request: ToolCallRequest) -> ToolCallRequest:
-        """The request the tool runs with: the model's tokens resolved to the real values."""
+        """The request the tool runs with: the model's tokens resolved to the real values.
+
+        A call without an id gets the id its answer carries: a tool called without one
+        answers with a bare value, which the agent's tool node cannot take.
+        """
         restored = self.firewall.restore_args(call)
-        if restored == call.args:
+        answer_id = reply_id(request, call)
+        if restored == call.args and request.tool_call.get("id") == answer_id:
             return request
-        return request.override(tool_call={**request.tool_call, "args": restored})
+        return request.override(tool_call={**request.tool_call, "args": restored, "id": answer_id})
 
     @staticmethod
     def _refusal(request: ToolCallRequest, call: ToolCall, decision: Deny | Hold) -> ToolMessage:
@@ -128,6 +150,9 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
     def wrap_tool_call(
         self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], ToolResult]
     ) -> ToolResult:
+        problem = args_problem(request.tool_call.get("args"))
+        if problem is not None:
+            return self._refuse_input(request, problem)
         call = self._call(request)
         result = self.firewall.run(call, lambda: handler(self._restored(call, request)))
         if isinstance(result, Executed):
@@ -139,6 +164,9 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
     ) -> ToolResult:
+        problem = args_problem(request.tool_call.get("args"))
+        if problem is not None:
+            return await asyncio.to_thread(self._refuse_input, request, problem)
         call = self._call(request)
         result = await self.firewall.arun(call, lambda: handler(self._restored(call, request)))
         if isinstance(result, Executed):

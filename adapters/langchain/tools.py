@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from firewall.errors import ConfigError
 from firewall.gate import Executed, Firewall
@@ -18,7 +19,7 @@ from firewall.types import Principal, ToolCall
 
 from .middleware import thread_of
 from .schema import args_json_schema
-from .screen import unprintable_args
+from .screen import args_problem, printable, read_input
 
 
 def _plain(value: Any) -> Any:
@@ -41,7 +42,13 @@ def _plain_args(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 class GuardedTool(BaseTool):
-    """A tool with the same name, description and schema whose calls pass the firewall."""
+    """A tool with the same name, description and schema whose calls pass the firewall.
+
+    The arguments go to the firewall as sent, as one value: never through ``BaseTool``'s
+    parsing (which drops names the schema lacks) or ``**kwargs`` (where an argument named
+    ``self`` or ``config`` would collide). Whatever they are, the answer is the tool's
+    result or the firewall's refusal, never an exception.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -51,28 +58,18 @@ class GuardedTool(BaseTool):
     session_id: str | None = None
     handle_tool_error: bool = True
 
-    def _parse_input(
+    def _to_args_and_kwargs(
         self, tool_input: str | dict[str, Any], tool_call_id: str | None
-    ) -> str | dict[str, Any]:
-        """Let arguments LangChain rejects through: the firewall refuses *and audits* them."""
-        try:
-            return super()._parse_input(tool_input, tool_call_id)
-        except ValidationError:
-            if isinstance(tool_input, dict):  # string keys, or **kwargs would raise TypeError
-                return {str(key): value for key, value in tool_input.items()}
-            raise
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The input as sent, as the one positional argument of :meth:`_run`."""
+        return (tool_input,), {}
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        """As ``BaseTool.invoke``, but arguments LangChain cannot print go straight to the gate."""
-        unprintable = unprintable_args(input)
-        if unprintable is None:
+        """As ``BaseTool.invoke``; a tool call LangChain cannot take apart goes to the gate."""
+        sent = read_input(input)
+        if sent.unpackable:
             return super().invoke(input, config, **kwargs)
-        args, tool_call_id = unprintable
-        try:
-            content, status = self._run(ensure_config(config), **args), "success"
-        except ToolException as exc:
-            content, status = str(exc), "error"
-        return self._as_output(content, status, tool_call_id)
+        return self._answer(sent.args, sent.tool_call_id, config)
 
     async def ainvoke(
         self,
@@ -81,12 +78,36 @@ class GuardedTool(BaseTool):
         **kwargs: Any,
     ) -> Any:
         """Async twin of :meth:`invoke`."""
-        unprintable = unprintable_args(input)
-        if unprintable is None:
+        sent = read_input(input)
+        if sent.unpackable:
             return await super().ainvoke(input, config, **kwargs)
-        args, tool_call_id = unprintable
+        return await self._aanswer(sent.args, sent.tool_call_id, config)
+
+    def run(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+        """As ``BaseTool.run``; input it cannot print (too deep, too large) goes to the gate."""
+        if printable(tool_input):
+            return super().run(tool_input, *args, **kwargs)
+        return self._answer(tool_input, kwargs.get("tool_call_id"), kwargs.get("config"))
+
+    async def arun(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+        """Async twin of :meth:`run`."""
+        if printable(tool_input):
+            return await super().arun(tool_input, *args, **kwargs)
+        return await self._aanswer(tool_input, kwargs.get("tool_call_id"), kwargs.get("config"))
+
+    def _answer(self, args: Any, tool_call_id: str | None, config: RunnableConfig | None) -> Any:
+        """The tool's result or the firewall's refusal, as ``BaseTool.run`` would answer."""
         try:
-            content, status = await self._arun(ensure_config(config), **args), "success"
+            content, status = self._run(args, ensure_config(config)), "success"
+        except ToolException as exc:
+            content, status = str(exc), "error"
+        return self._as_output(content, status, tool_call_id)
+
+    async def _aanswer(
+        self, args: Any, tool_call_id: str | None, config: RunnableConfig | None
+    ) -> Any:
+        try:
+            content, status = await self._arun(args, ensure_config(config)), "success"
         except ToolException as exc:
             content, status = str(exc), "error"
         return self._as_output(content, status, tool_call_id)
@@ -97,10 +118,10 @@ class GuardedTool(BaseTool):
         text = content if isinstance(content, str) else str(content)
         return ToolMessage(text, tool_call_id=tool_call_id, name=self.name, status=status)
 
-    def _call(self, kwargs: dict[str, Any], config: RunnableConfig) -> ToolCall:
+    def _call(self, args: dict[str, Any], config: RunnableConfig) -> ToolCall:
         return ToolCall(
             tool=self.name,
-            args=_plain_args(kwargs),
+            args=args,
             principal=self.principal,
             session_id=self._session(config),
         )
@@ -117,28 +138,39 @@ class GuardedTool(BaseTool):
             )
         return session
 
-    def _tool_input(self, call: ToolCall, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _refused(self, problem: str, config: RunnableConfig) -> ToolException:
+        """The firewall's (audited) refusal of arguments that are no JSON object."""
+        denial = self.firewall.refuse_input(self._call({}, config), problem)
+        return ToolException(denial.message())
+
+    def _tool_input(self, call: ToolCall, args: dict[str, Any]) -> dict[str, Any]:
         """The inner tool's arguments: the model's tokens resolved to the real values."""
         restored = self.firewall.restore_args(call)
-        return kwargs if restored == call.args else restored
+        return args if restored == call.args else restored
 
     def _model_view(self, call: ToolCall, result: Executed[Any]) -> Any:
         return self.firewall.protect_output(call, result.value, result.redact)
 
-    def _run(self, config: RunnableConfig, **kwargs: Any) -> Any:
-        call = self._call(kwargs, config)
+    def _run(self, tool_input: Any, config: RunnableConfig) -> Any:
+        problem = args_problem(tool_input)
+        if problem is not None:
+            raise self._refused(problem, config)
+        call = self._call(_plain_args(tool_input), config)
         result = self.firewall.run(
-            call, lambda: self.inner.invoke(self._tool_input(call, kwargs), config=config)
+            call, lambda: self.inner.invoke(self._tool_input(call, tool_input), config=config)
         )
         if isinstance(result, Executed):
             return self._model_view(call, result)
         raise ToolException(result.message())
 
-    async def _arun(self, config: RunnableConfig, **kwargs: Any) -> Any:
-        call = self._call(kwargs, config)
+    async def _arun(self, tool_input: Any, config: RunnableConfig) -> Any:
+        problem = args_problem(tool_input)
+        if problem is not None:
+            raise await asyncio.to_thread(self._refused, problem, config)
+        call = self._call(_plain_args(tool_input), config)
 
         async def execute() -> Any:
-            return await self.inner.ainvoke(self._tool_input(call, kwargs), config=config)
+            return await self.inner.ainvoke(self._tool_input(call, tool_input), config=config)
 
         result = await self.firewall.arun(call, execute)
         if isinstance(result, Executed):
