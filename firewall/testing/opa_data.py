@@ -1,19 +1,16 @@
 """The policy store and data document behind :class:`OpaTestServer`, evaluated by regopy.
 
-Modules are parse-checked when stored. rego-cpp evaluates compiled entrypoints only, so
-every package and every rule head found in the sources becomes one; a deeper path is
-read out of its nearest entrypoint's value and a shallower one is assembled from the
-packages below it. Compiling every entrypoint of every module at once grows much faster
-than the number of rules (the shipped policies with their tests: ~40 s of CPU), so each
-module's rule heads (and each package) are compiled together, with every module loaded,
-on the first query that needs them, as ``firewall policy test`` does per test file.
+Modules are parse-checked when stored and compiled together on the first query after
+a change. rego-cpp evaluates compiled entrypoints only, so every package and every
+rule head found in the sources becomes one; a deeper path is read out of its nearest
+entrypoint's value and a shallower one is assembled from the packages below it.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import regopy
@@ -30,33 +27,11 @@ _RULE_HEAD = re.compile(r"^(?:default\s+)?([A-Za-z_]\w*)(?![\w(])", re.MULTILINE
 _KEYWORDS = frozenset({"package", "import", "default", "else", "some", "every", "not", "with"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Compiled:
-    """The modules of one store version; bundles compiled per group of entrypoints."""
-
-    modules: tuple[RegoModule, ...]
-    groups: dict[str, tuple[str, ...]]  # entrypoint -> every entrypoint compiled with it
+    bundle: regopy.Bundle
+    entrypoints: frozenset[str]
     packages: tuple[tuple[str, ...], ...]
-    bundles: dict[tuple[str, ...], regopy.Bundle | PolicyError] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def entrypoints(self) -> frozenset[str]:
-        return frozenset(self.groups)
-
-    def bundle_for(self, entrypoint: str) -> regopy.Bundle:
-        """The bundle that can evaluate ``entrypoint``, compiled on first use."""
-        group = self.groups[entrypoint]
-        with self.lock:
-            if group not in self.bundles:
-                try:
-                    self.bundles[group] = compile_bundle(self.modules, group)
-                except PolicyError as exc:
-                    self.bundles[group] = exc
-            bundle = self.bundles[group]
-        if isinstance(bundle, PolicyError):
-            raise PolicyError(str(bundle))
-        return bundle
 
 
 class OpaData:
@@ -116,17 +91,14 @@ class OpaData:
 
 
 def _compile(sources: dict[str, str]) -> _Compiled:
-    modules = tuple(RegoModule(name, source) for name, source in sorted(sources.items()))
+    modules = [RegoModule(name, source) for name, source in sorted(sources.items())]
     packages = sorted({package for module in modules for package in _packages(module.source)})
-    groups: dict[str, tuple[str, ...]] = {}
-    for package in packages:
-        groups["/".join(package)] = ("/".join(package),)
-    for module in modules:
-        rules = tuple(sorted(_rule_entrypoints(module.source) - groups.keys()))
-        groups.update(dict.fromkeys(rules, rules))
-    if not groups:
+    entrypoints = {"/".join(package) for package in packages}
+    entrypoints |= {entry for module in modules for entry in _rule_entrypoints(module.source)}
+    if not entrypoints:
         raise PolicyError("no policies loaded")
-    return _Compiled(modules, groups, tuple(packages))
+    bundle = compile_bundle(modules, sorted(entrypoints))
+    return _Compiled(bundle, frozenset(entrypoints), tuple(packages))
 
 
 def _packages(source: str) -> list[tuple[str, ...]]:
@@ -146,16 +118,14 @@ def _evaluate(compiled: _Compiled, interpreter: regopy.Interpreter, path: tuple[
     for length in range(len(path), 0, -1):
         entrypoint = "/".join(path[:length])
         if entrypoint in compiled.entrypoints:
-            value = query_entrypoint(interpreter, compiled.bundle_for(entrypoint), entrypoint)
+            value = query_entrypoint(interpreter, compiled.bundle, entrypoint)
             return _walk(value, path[length:])
     below = [p for p in compiled.packages if p[: len(path)] == path and len(p) > len(path)]
     if not below:
         return UNDEFINED
     document: dict[str, Any] = {}
     for package in below:
-        value = query_entrypoint(
-            interpreter, compiled.bundle_for("/".join(package)), "/".join(package)
-        )
+        value = query_entrypoint(interpreter, compiled.bundle, "/".join(package))
         if value is not UNDEFINED:
             _insert(document, package[len(path) :], value)
     return document
