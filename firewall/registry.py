@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema
 from jsonschema.protocols import Validator
 
+from firewall.declared import closed
 from firewall.errors import ConfigError
 from firewall.types import ToolSpec
 
@@ -15,13 +16,14 @@ ANY_OBJECT: dict[str, Any] = {"type": "object"}
 
 
 def _compile(spec: ToolSpec) -> Validator:
+    """The validator of ``spec``'s schema, nested objects closed (see firewall.declared)."""
     schema = spec.args_schema if spec.args_schema is not None else ANY_OBJECT
     cls = jsonschema.validators.validator_for(schema)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise ConfigError(f"tools.{spec.name}.args_schema", exc.message) from exc
-    return cls(schema)
+    return cls(closed(schema))
 
 
 class ToolRegistry(Mapping[str, ToolSpec]):

@@ -87,6 +87,11 @@ class ToolSpec(Frozen):
     money_arg: str | None = Field(
         default=None, description="Name of the argument that carries an amount of money."
     )
+    money_precision: Annotated[int, Field(ge=0, le=2)] = Field(
+        default=2,
+        description="Decimal places an amount of money may have; a finer one is refused."
+        " At most 2: budgets count whole cents (see firewall.numbers).",
+    )
     personal_args: tuple[str, ...] = Field(
         default=(), description="Arguments holding personal data (never stored raw in audit)."
     )

@@ -40,6 +40,12 @@ decision := {
 } if input.tool.name == "refund"
 """
 
+
+def object_schema(**types: str) -> dict[str, Any]:
+    """The JSON Schema of arguments ``name=type``, none required; any other is refused."""
+    return {"type": "object", "properties": {name: {"type": kind} for name, kind in types.items()}}
+
+
 TOOLS = (
     ToolSpec(
         name="lookup",
@@ -51,8 +57,21 @@ TOOLS = (
             "additionalProperties": False,
         },
     ),
-    ToolSpec(name="refund", scope="refunds:write", risk=Risk.HIGH, money_arg="amount"),
-    ToolSpec(name="pay", scope="payments:write", risk=Risk.CRITICAL),
+    ToolSpec(
+        name="refund",
+        scope="refunds:write",
+        risk=Risk.HIGH,
+        money_arg="amount",
+        args_schema=object_schema(
+            customer_id="string", order_id="string", amount="number", reason="string"
+        ),
+    ),
+    ToolSpec(
+        name="pay",
+        scope="payments:write",
+        risk=Risk.CRITICAL,
+        args_schema=object_schema(customer_id="string", amount="number"),
+    ),
 )
 
 AGENT = Principal(

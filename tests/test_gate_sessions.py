@@ -16,13 +16,29 @@ from firewall.session import (
     SessionEvent,
 )
 from firewall.types import Deny, DenyCode, Risk, ToolCall, ToolSpec
-from tests.gate_helpers import AGENT, make_rig
+from tests.gate_helpers import AGENT, make_rig, object_schema
 from tests.session_workers import POLICY
 
 TOOLS = (
-    ToolSpec(name="read_ticket", scope="crm:read", output_labels=("untrusted",)),
-    ToolSpec(name="lookup", scope="crm:read", subject_arg="customer_id"),
-    ToolSpec(name="pay", scope="payments:write", risk=Risk.CRITICAL, money_arg="amount"),
+    ToolSpec(
+        name="read_ticket",
+        scope="crm:read",
+        output_labels=("untrusted",),
+        args_schema=object_schema(ticket_id="string"),
+    ),
+    ToolSpec(
+        name="lookup",
+        scope="crm:read",
+        subject_arg="customer_id",
+        args_schema=object_schema(customer_id="string"),
+    ),
+    ToolSpec(
+        name="pay",
+        scope="payments:write",
+        risk=Risk.CRITICAL,
+        money_arg="amount",
+        args_schema=object_schema(amount="number"),
+    ),
 )
 
 

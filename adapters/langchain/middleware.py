@@ -19,7 +19,7 @@ from firewall.gate import Executed, Firewall
 from firewall.types import CALL_ID_PATTERN, Deny, Hold, Identity, Principal, ToolCall, new_id
 
 from .messages import refusal_message
-from .schema import args_json_schema
+from .schema import args_json_schema, parsed_args
 from .screen import args_problem
 from .screen import reply_id as reply_id_of
 
@@ -111,7 +111,9 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
             self._adopted.add(name)
         return ToolCall(
             tool=name,
-            args=dict(request.tool_call["args"]) if args is None else args,
+            args=parsed_args(request.tool, dict(request.tool_call["args"]))
+            if args is None
+            else args,
             principal=self._principal_for(request),
             session_id=_session_id(request),
             call_id=call_id_of(request),
@@ -123,15 +125,13 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         return self._refusal(request, call, self.firewall.refuse_input(call, problem))
 
     def _restored(self, call: ToolCall, request: ToolCallRequest) -> ToolCallRequest:
-        """The request the tool runs with: the model's tokens resolved to the real values.
+        """The request the tool runs with: the decided arguments, the model's tokens resolved.
 
         A call without an id gets the id its answer carries: a tool called without one
         answers with a bare value, which the agent's tool node cannot take.
         """
         restored = self.firewall.restore_args(call)
         answer_id = reply_id(request, call)
-        if restored == call.args and request.tool_call.get("id") == answer_id:
-            return request
         return request.override(tool_call={**request.tool_call, "args": restored, "id": answer_id})
 
     @staticmethod

@@ -18,7 +18,7 @@ from firewall.stages.tools import MAX_ARGS_BYTES
 from firewall.types import Principal, ToolCall
 
 from .middleware import thread_of
-from .schema import args_json_schema
+from .schema import args_json_schema, parsed_args
 from .screen import args_problem, printable, read_input
 
 
@@ -143,10 +143,18 @@ class GuardedTool(BaseTool):
         denial = self.firewall.refuse_input(self._call({}, config), problem)
         return ToolException(denial.message())
 
-    def _tool_input(self, call: ToolCall, args: dict[str, Any]) -> dict[str, Any]:
-        """The inner tool's arguments: the model's tokens resolved to the real values."""
-        restored = self.firewall.restore_args(call)
-        return args if restored == call.args else restored
+    def _decided(self, tool_input: dict[str, Any], config: RunnableConfig) -> ToolCall:
+        """The call the firewall decides on: the arguments as the inner tool will read them.
+
+        The inner tool parses its input with its pydantic model (coercions, defaults), so
+        the firewall decides on that parse and the tool is handed exactly those arguments;
+        input the model would refuse or drop goes to the firewall as sent, which refuses it.
+        """
+        return self._call(parsed_args(self.inner, _plain_args(tool_input)), config)
+
+    def _tool_input(self, call: ToolCall) -> dict[str, Any]:
+        """The inner tool's arguments: the decided ones, the model's tokens resolved."""
+        return self.firewall.restore_args(call)
 
     def _model_view(self, call: ToolCall, result: Executed[Any]) -> Any:
         return self.firewall.protect_output(call, result.value, result.redact)
@@ -155,9 +163,9 @@ class GuardedTool(BaseTool):
         problem = args_problem(tool_input)
         if problem is not None:
             raise self._refused(problem, config)
-        call = self._call(_plain_args(tool_input), config)
+        call = self._decided(tool_input, config)
         result = self.firewall.run(
-            call, lambda: self.inner.invoke(self._tool_input(call, tool_input), config=config)
+            call, lambda: self.inner.invoke(self._tool_input(call), config=config)
         )
         if isinstance(result, Executed):
             return self._model_view(call, result)
@@ -167,10 +175,10 @@ class GuardedTool(BaseTool):
         problem = args_problem(tool_input)
         if problem is not None:
             raise await asyncio.to_thread(self._refused, problem, config)
-        call = self._call(_plain_args(tool_input), config)
+        call = self._decided(tool_input, config)
 
         async def execute() -> Any:
-            return await self.inner.ainvoke(self._tool_input(call, tool_input), config=config)
+            return await self.inner.ainvoke(self._tool_input(call), config=config)
 
         result = await self.firewall.arun(call, execute)
         if isinstance(result, Executed):

@@ -1,44 +1,37 @@
 """Hand a JSON-like Python value to a regopy interpreter as its ``input`` document.
 
-``regopy.Input`` checks every node against the ``collections.abc`` classes and copies
-each string into a fresh buffer; for a typical policy input that costs more than the
-policy evaluation itself. This builder makes the same C calls with plain type checks
-(about 2.5x faster) and falls back to ``regopy.Input`` if regopy's C binding changes.
-Values that are not JSON (NaN, huge integers, strings with NUL, other types) raise
-:class:`PolicyError` naming where they are, so the call is denied rather than mis-read.
+The input goes over as Rego text (``Interpreter.set_input_term``), not through regopy's
+builder (``regopy.Input``, the ``regoInput*`` C calls), because that builder changes it:
+
+- it writes a float with C++ ``std::to_string``, six decimals: a refund of 100.0000004
+  reaches the policy as 100, 1e-7 as 0;
+- the arrays it builds lack the wrapper parsed arrays have, and ``json.marshal`` answers
+  *undefined* for them, so a rule such as ``contains(json.marshal(input.args), x)``
+  never fires once the arguments hold a list.
+
+Parsed from text, the input is the document the policy's own tests (``with input as``)
+and an OPA server see. Parsing costs more than building (a few hundred microseconds for
+a typical input); a decision on the wrong number costs more. Values the engine cannot
+hold exactly raise :class:`PolicyError` naming where they are, so the call is denied
+rather than mis-read: NaN, integers outside 64 bits, floats rego-cpp would round (see
+:func:`firewall.numbers.float_problem`), strings with NUL or a lone surrogate,
+non-string keys, other types.
 """
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Mapping, Set
+from json.encoder import encode_basestring
 from typing import Any
 
 import regopy
-from regopy import rego_shared
 
 from firewall.errors import PolicyError
+from firewall.numbers import float_problem
 
 _INT64 = (-(2**63), 2**63 - 1)
-_C_FUNCTIONS = (
-    "regoNewInput",
-    "regoFreeInput",
-    "regoSetInput",
-    "regoInputString",
-    "regoInputInt",
-    "regoInputFloat",
-    "regoInputBoolean",
-    "regoInputNull",
-    "regoInputObjectItem",
-    "regoInputObject",
-    "regoInputArray",
-    "regoInputSet",
-)
-_lib: Any = getattr(rego_shared, "rego", None)
-_CACHED_KEYS = 1024
-_CACHED_LENGTH = 64
-_ENCODED: dict[str, bytes] = {}  # UTF-8 of object keys already checked for NUL (not values)
-NATIVE = _lib is not None and all(hasattr(_lib, name) for name in _C_FUNCTIONS)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _NotJsonError(Exception):
@@ -53,11 +46,8 @@ class _NotJsonError(Exception):
 def set_input(interpreter: regopy.Interpreter, value: Any) -> None:
     """Make ``value`` the interpreter's ``input``; non-JSON values raise PolicyError."""
     try:
-        if NATIVE:
-            _set_native(interpreter, value)
-        else:
-            _check(value)
-            interpreter.set_input(regopy.Input(value))
+        text = input_text(value)
+        interpreter.set_input_term(text)
     except _NotJsonError as exc:
         where = "input" + "".join(reversed(exc.path))
         raise PolicyError(f"policy input is not JSON: {where} {exc.problem}") from None
@@ -67,126 +57,85 @@ def set_input(interpreter: regopy.Interpreter, value: Any) -> None:
         raise PolicyError(f"policy input was refused by the Rego engine: {exc}") from exc
 
 
-def _set_native(interpreter: regopy.Interpreter, value: Any) -> None:
-    handle = _lib.regoNewInput()
-    try:
-        _add(handle, value)
-        if _lib.regoSetInput(interpreter._impl, handle) != 0:
-            raise _NotJsonError("was refused by the Rego engine")
-    finally:
-        _lib.regoFreeInput(handle)
+def input_text(value: Any) -> str:
+    """``value`` as a Rego term (JSON, with ``{a, b}`` / ``set()`` for a set)."""
+    out: list[str] = []
+    _write(value, out)
+    return "".join(out)
 
 
-def _add(handle: Any, value: Any) -> None:
+def _write(value: Any, out: list[str]) -> None:
     kind = type(value)  # exact types first: a policy input is mostly str, dict and list
     if kind is str:
-        status = _lib.regoInputString(handle, _encode(value))
+        out.append(_string(value))
     elif kind is dict:
-        _add_items(handle, value)
-        status = _lib.regoInputObject(handle, len(value))
+        _write_items(value, out)
     elif kind is list or kind is tuple:
-        _add_elements(handle, value)
-        status = _lib.regoInputArray(handle, len(value))
+        _write_elements(value, "[", "]", out)
     elif value is None:
-        status = _lib.regoInputNull(handle)
+        out.append("null")
     else:
-        status = _add_other(handle, value)
-    if status != 0:
-        raise _NotJsonError("was refused by the Rego engine")
+        _write_other(value, out)
 
 
-def _add_other(handle: Any, value: Any) -> int:
-    status: int
+def _write_other(value: Any, out: list[str]) -> None:
     if isinstance(value, str):
-        status = _lib.regoInputString(handle, _encode(value))
+        out.append(_string(str(value)))
     elif isinstance(value, Mapping):
-        _add_items(handle, value)
-        status = _lib.regoInputObject(handle, len(value))
+        _write_items(value, out)
     elif isinstance(value, bool):
-        status = _lib.regoInputBoolean(handle, value)
+        out.append("true" if value else "false")
     elif isinstance(value, int):
         if not _INT64[0] <= value <= _INT64[1]:
             raise _NotJsonError("is an integer outside the 64-bit range")
-        status = _lib.regoInputInt(handle, value)
+        out.append(int.__repr__(value))  # not an IntEnum's own repr
     elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise _NotJsonError(f"is {value}, which JSON cannot hold")
-        status = _lib.regoInputFloat(handle, value)
+        problem = float_problem(value)
+        if problem is not None:
+            raise _NotJsonError(problem)
+        out.append(float.__repr__(value))  # the shortest text that reads back as value
     elif isinstance(value, list | tuple):
-        _add_elements(handle, value)
-        status = _lib.regoInputArray(handle, len(value))
+        _write_elements(value, "[", "]", out)
     elif isinstance(value, Set):
-        _add_elements(handle, list(value))
-        status = _lib.regoInputSet(handle, len(value))
+        if value:
+            _write_elements(list(value), "{", "}", out)
+        else:
+            out.append("set()")
     else:
         raise _NotJsonError(f"is a {type(value).__name__}, not a JSON value")
-    return status
 
 
-def _add_items(handle: Any, items: Mapping[Any, Any]) -> None:
-    add_string, add_item = _lib.regoInputString, _lib.regoInputObjectItem
-    for key, item in items.items():
-        if type(key) is not str and not isinstance(key, str):
-            raise _NotJsonError(f"has a non-string key {key!r}")
-        try:
-            add_string(handle, _ENCODED.get(key) or _encode_key(key))
-            _add(handle, item)
-        except _NotJsonError as exc:
-            exc.path.append(f".{key}")
-            raise
-        add_item(handle)
-
-
-def _add_elements(handle: Any, elements: Any) -> None:
-    for index, element in enumerate(elements):
-        try:
-            _add(handle, element)
-        except _NotJsonError as exc:
-            exc.path.append(f"[{index}]")
-            raise
-
-
-def _encode(text: str) -> bytes:
-    if "\0" in text:
-        raise _NotJsonError("holds a NUL character")
-    return text.encode("utf-8")
-
-
-def _encode_key(key: str) -> bytes:
-    encoded = _encode(key)
-    if len(key) <= _CACHED_LENGTH and len(_ENCODED) < _CACHED_KEYS:
-        _ENCODED[str(key)] = encoded  # the same field names recur in every input
-    return encoded
-
-
-def _check(value: Any) -> None:
-    """The same checks as the native builder, for the ``regopy.Input`` fallback."""
-    if isinstance(value, Mapping):
-        _check_items(value)
-    elif isinstance(value, list | tuple | Set):
-        for index, element in enumerate(value):
-            try:
-                _check(element)
-            except _NotJsonError as exc:
-                exc.path.append(f"[{index}]")
-                raise
-    elif isinstance(value, str):
-        _encode(value)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise _NotJsonError(f"is {value}, which JSON cannot hold")
-    elif isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
-        raise _NotJsonError("is an integer outside the 64-bit range")
-    elif not isinstance(value, bool | int | float | type(None)):
-        raise _NotJsonError(f"is a {type(value).__name__}, not a JSON value")
-
-
-def _check_items(items: Mapping[Any, Any]) -> None:
-    for key, item in items.items():
+def _write_items(items: Mapping[Any, Any], out: list[str]) -> None:
+    out.append("{")
+    for index, (key, item) in enumerate(items.items()):
         if not isinstance(key, str):
             raise _NotJsonError(f"has a non-string key {key!r}")
         try:
-            _encode(key)
-            _check(item)
+            out.append(", " if index else "")
+            out.append(_string(str(key)))
+            out.append(": ")
+            _write(item, out)
         except _NotJsonError as exc:
             exc.path.append(f".{key}")
             raise
+    out.append("}")
+
+
+def _write_elements(elements: Any, opening: str, closing: str, out: list[str]) -> None:
+    out.append(opening)
+    for index, element in enumerate(elements):
+        try:
+            out.append(", " if index else "")
+            _write(element, out)
+        except _NotJsonError as exc:
+            exc.path.append(f"[{index}]")
+            raise
+    out.append(closing)
+
+
+def _string(text: str) -> str:
+    if "\0" in text:
+        raise _NotJsonError("holds a NUL character")
+    if _SURROGATE.search(text) is not None:
+        raise _NotJsonError("holds a lone surrogate, which UTF-8 cannot carry")
+    return str(encode_basestring(text))

@@ -16,6 +16,7 @@ from firewall.canonical import canonical_json, sha256_hex
 from firewall.containment.budgets import UNHELD, Bucket, BudgetLedger, money, to_minor_units
 from firewall.containment.outage import OutagePolicy
 from firewall.containment.settings import BudgetRule
+from firewall.numbers import money_problem
 from firewall.stages.base import CallContext
 from firewall.stages.limits import subject_of
 from firewall.types import Deny, DenyCode, ToolCall, window_seconds
@@ -117,7 +118,13 @@ class BudgetCheck:
                 DenyCode.INVALID_CALL,
                 f"tool {ctx.call.tool!r} has a budget but no money_arg naming its amount",
             )
+        amount = ctx.call.args.get(money_arg)
+        # The amount the policy compared and the tool gets: a number, whole cents at most.
+        problem = money_problem(amount, ctx.tool_spec.money_precision)
+        if problem is not None:
+            reason = f"field {money_arg!r} (budgeted amount) {problem}"
+            return ctx.deny(DenyCode.INVALID_ARGS, reason)
         try:
-            return to_minor_units(ctx.call.args.get(money_arg))
+            return to_minor_units(amount)
         except (TypeError, ValueError) as exc:
             return ctx.deny(DenyCode.INVALID_ARGS, f"field {money_arg!r} (budgeted amount) {exc}")

@@ -9,6 +9,7 @@ import jsonschema
 
 from firewall.canonical import canonical_json
 from firewall.registry import ToolRegistry
+from firewall.stages.arguments import money_problem_text, number_problem_text, undeclared_problem
 from firewall.stages.base import CallContext
 from firewall.stages.naming import describe_unknown_tool, quoted
 from firewall.stages.shape import shape_problem
@@ -36,7 +37,8 @@ class KnownTool:
 
 
 class ValidArgs:
-    """Arguments must be canonical JSON, not oversized or too deep, and satisfy the JSON Schema."""
+    """Arguments must be canonical JSON, not oversized or too deep, declared by the tool,
+    hold only numbers the policy engine holds exactly, and satisfy the JSON Schema."""
 
     name = "valid_args"
 
@@ -45,18 +47,21 @@ class ValidArgs:
         self._max_bytes = max_bytes
 
     def check(self, ctx: CallContext) -> Deny | None:
-        problem = self._encoding_problem(ctx)
-        if problem is None:
-            problem = self._schema_problem(ctx.tool_spec.name, ctx.call.args)
+        spec, args = ctx.tool_spec, ctx.call.args
+        # Bounds depth and size first: the encoder and everything after it recurse.
+        problem = (
+            shape_problem(args, max_bytes=self._max_bytes)
+            or self._encoding_problem(ctx)
+            or undeclared_problem(spec, args)
+            or number_problem_text(args)
+            or self._schema_problem(spec.name, args)
+            or money_problem_text(spec, args)
+        )
         if problem is None:
             return None
         return ctx.deny(DenyCode.INVALID_ARGS, f"invalid arguments for {ctx.call.tool}: {problem}")
 
     def _encoding_problem(self, ctx: CallContext) -> str | None:
-        # Bounds depth and size first: the encoder and everything after it recurse.
-        problem = shape_problem(ctx.call.args, max_bytes=self._max_bytes)
-        if problem is not None:
-            return problem
         try:
             ctx.args_json = canonical_json(ctx.call.args)
         except (ValueError, TypeError) as exc:

@@ -42,6 +42,7 @@ name = "issue_refund"
 scope = "refunds:write"
 risk = "high"
 money_arg = "amount"
+args_schema = { type = "object", properties = { order_id = {}, amount = {}, reason = {} } }
 
 [[tools]]
 name = "charge_card"
@@ -49,6 +50,7 @@ scope = "payments:write"
 risk = "critical"
 money_arg = "amount"
 personal_args = ["customer_id"]
+args_schema = { type = "object", properties = { customer_id = {}, amount = {}, description = {} } }
 """
 
 

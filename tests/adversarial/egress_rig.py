@@ -57,18 +57,47 @@ AGENT = Principal(
     requested_by="bob",
 )
 
+
+def _schema(**properties: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": properties}
+
+
+_TEXT: dict[str, Any] = {"type": "string"}
+_ADDRESSES: dict[str, Any] = {"type": ["string", "array", "null"], "items": {"type": "string"}}
+
 TOOLS: list[dict[str, Any]] = [
-    {"name": "crm_lookup", "scope": "crm:read", "subject_arg": "customer_id"},
-    {"name": "read_ticket", "scope": "tickets:read", "output_labels": ["untrusted"]},
+    {
+        "name": "crm_lookup",
+        "scope": "crm:read",
+        "subject_arg": "customer_id",
+        "args_schema": _schema(customer_id=_TEXT),
+    },
+    {
+        "name": "read_ticket",
+        "scope": "tickets:read",
+        "output_labels": ["untrusted"],
+        "args_schema": _schema(ticket_id=_TEXT),
+    },
     # send_email declares no egress_args: the shipped send_email policy knows its recipients.
-    {"name": "send_email", "scope": "email:send", "risk": "medium"},
-    {"name": "post_webhook", "scope": "http:post", "egress_args": ["url"]},
+    {
+        "name": "send_email",
+        "scope": "email:send",
+        "risk": "medium",
+        "args_schema": _schema(to=_TEXT, cc=_ADDRESSES, bcc=_ADDRESSES, subject=_TEXT, body=_TEXT),
+    },
+    {
+        "name": "post_webhook",
+        "scope": "http:post",
+        "egress_args": ["url"],
+        "args_schema": _schema(url=_TEXT, body=_TEXT),
+    },
     {
         "name": "pay_invoice",
         "scope": "payments:write",
         "risk": "high",
         "money_arg": "amount",
         "egress_args": ["iban"],
+        "args_schema": _schema(iban=_TEXT, amount={"type": "number"}, memo=_TEXT),
     },
 ]
 

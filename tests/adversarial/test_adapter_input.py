@@ -79,7 +79,7 @@ def test_an_argument_named_like_a_langchain_parameter_is_refused(
 ) -> None:
     """The firewall sees the argument as sent (it is not the tool's) and refuses the call."""
     run = run_agent(tmp_path, wiring, [turn(call({name: "x", "customer_id": "c-1"}))])
-    assert_refused(run, "invalid_args", "Additional properties are not allowed")
+    assert_refused(run, "invalid_args", f"argument {name!r} is not allowed")
 
 
 @pytest.mark.parametrize("wiring", WIRINGS)

@@ -96,12 +96,17 @@ def firewall_config(setup: LoadSetup) -> FirewallConfig:
                     "risk": "low",
                     "personal_args": ["customer_id"],
                     "subject_arg": "customer_id",
+                    "args_schema": {"type": "object", "properties": {"customer_id": {}}},
                 },
                 {
                     "name": "issue_refund",
                     "scope": "refunds:write",
                     "risk": "high",
                     "money_arg": "amount",
+                    "args_schema": {
+                        "type": "object",
+                        "properties": {"order_id": {}, "amount": {}},
+                    },
                 },
             ],
             "rate_limits": [

@@ -52,7 +52,9 @@ TOOLS = (
             "additionalProperties": False,
         },
     ),
-    ToolSpec(name="echo", scope="crm:read"),
+    ToolSpec(  # takes any argument: its schema says so
+        name="echo", scope="crm:read", args_schema={"type": "object", "additionalProperties": True}
+    ),
     ToolSpec(
         name="refund",
         scope="refunds:write",

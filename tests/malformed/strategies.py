@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from firewall.policy.document import DecisionDocument
 from firewall.types import Principal, Risk, ToolCall, ToolSpec
+from tests.gate_helpers import object_schema
 
 Outcome = Literal["allow", "deny", "hold"]
 SHIPPED_POLICY = Path(__file__).parents[2] / "policies" / "rego"
@@ -31,10 +32,32 @@ SHIPPED_RECORDS: dict[str, dict[str, dict[str, Any]]] = {
     "ticket": {"t-1": {"tenant": "acme"}},
 }
 SHIPPED_TOOLS = (
-    ToolSpec(name="crm_lookup", scope="crm:read", personal_args=("customer_id",)),
-    ToolSpec(name="read_ticket", scope="tickets:read", output_labels=("untrusted",)),
-    ToolSpec(name="issue_refund", scope="refunds:write", risk=Risk.HIGH, money_arg="amount"),
-    ToolSpec(name="charge_card", scope="payments:write", risk=Risk.CRITICAL, money_arg="amount"),
+    ToolSpec(
+        name="crm_lookup",
+        scope="crm:read",
+        personal_args=("customer_id",),
+        args_schema=object_schema(customer_id="string"),
+    ),
+    ToolSpec(
+        name="read_ticket",
+        scope="tickets:read",
+        output_labels=("untrusted",),
+        args_schema=object_schema(ticket_id="string"),
+    ),
+    ToolSpec(
+        name="issue_refund",
+        scope="refunds:write",
+        risk=Risk.HIGH,
+        money_arg="amount",
+        args_schema=object_schema(order_id="string", amount="number"),
+    ),
+    ToolSpec(
+        name="charge_card",
+        scope="payments:write",
+        risk=Risk.CRITICAL,
+        money_arg="amount",
+        args_schema=object_schema(customer_id="string", amount="number"),
+    ),
 )
 
 

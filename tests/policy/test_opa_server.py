@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -187,3 +192,52 @@ def test_missing_opa_client_names_the_extra(
     monkeypatch.setitem(sys.modules, "opa_client", None)
     with pytest.raises(MissingDependencyError, match=r"agent-firewall\[opa\]"):
         OpaServerEngine("http://127.0.0.1:8181", shipped_policies)
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Records each request body; answers every query with an allow."""
+
+    bodies: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        answer = json.dumps({"result": {"outcome": "allow", "reasons": []}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent."""
+
+
+@pytest.fixture
+def recorder() -> Iterator[str]:
+    """A loopback HTTP server recording what the OPA engine sends; its URL."""
+    _Recorder.bodies = []
+    http = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_address[1]}"
+    http.shutdown()
+    http.server_close()
+
+
+NUMBERS = [100.0000004, 5000.0000004, 1e-7, 0.30000000000000004, 1e308, -0.0, 2**53 - 1, 19.99]
+
+
+async def test_numbers_reach_opa_as_the_exact_decimals_of_the_tools_values(
+    recorder: str, shipped_policies: Path
+) -> None:
+    """OPA compares the JSON text of a number exactly: it must be the value's own text."""
+    engine = OpaServerEngine(recorder, shipped_policies, retries=0, timeout_s=5)
+    policy_input = {"args": {"amount": NUMBERS[0], "nested": {"levels": NUMBERS}}}
+    engine.evaluate(policy_input)
+    await engine.aevaluate(policy_input)
+    engine.close()
+    for body in _Recorder.bodies:
+        sent = json.loads(body, parse_float=Decimal, parse_int=Decimal)["input"]["args"]
+        assert sent["amount"] == Decimal("100.0000004")
+        assert sent["nested"]["levels"] == [Decimal(repr(number)) for number in NUMBERS]
+    assert len(_Recorder.bodies) == 2

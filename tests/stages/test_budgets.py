@@ -86,6 +86,25 @@ def test_an_unreadable_amount_is_refused_naming_the_field(amount: Any) -> None:
     assert "'amount'" in denial.reasons[0]
 
 
+@pytest.mark.parametrize("amount", ["100", "1e2", True, 100.001, 0.004, 5e-324])
+def test_an_amount_the_policy_would_see_otherwise_is_refused_before_reserving(
+    amount: Any,
+) -> None:
+    """Strings, booleans and fractions of a cent: the budget would count other money."""
+    ledger = MemoryBudgetLedger()
+    denial = BudgetCheck((PER_AGENT,), ledger).check(ctx(amount))
+    assert denial is not None
+    assert denial.code is DenyCode.INVALID_ARGS
+    assert "'amount'" in denial.reasons[0]
+    assert ledger.used(bucket_of(PER_AGENT, ctx().call, "budgets[0]")) == 0
+
+
+def test_an_amount_in_whole_cents_is_reserved_exactly() -> None:
+    ledger = MemoryBudgetLedger()
+    assert BudgetCheck((PER_AGENT,), ledger).check(ctx(19.99)) is None
+    assert ledger.used(bucket_of(PER_AGENT, ctx().call, "budgets[0]")) == 1999
+
+
 def test_policy_obligations_add_budgets() -> None:
     obligations = Obligations.model_validate(
         {"budgets": [{"per": "customer", "amount": 100, "window": "1 day"}]}

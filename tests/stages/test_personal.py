@@ -56,7 +56,13 @@ def test_an_email_the_agent_typed_reaches_policy_and_audit_only_as_a_commitment(
 def test_the_policy_is_told_where_each_token_came_from_and_the_audit_keeps_it(
     tmp_path: Path,
 ) -> None:
-    tools = (*TOOLS, ToolSpec(name="mail", scope="crm:read", egress_args=("to",)))
+    mail = ToolSpec(
+        name="mail",
+        scope="crm:read",
+        egress_args=("to",),
+        args_schema={"type": "object", "properties": {"to": {"type": "string"}}},
+    )
+    tools = (*TOOLS, mail)
     rig = make_rig(tmp_path, tools=tools)
     shown = rig.firewall.protect_output(_lookup("c-1", "s-1"), {"email": "ada@example.com"})
     call = ToolCall(tool="mail", args={"to": shown["email"]}, principal=AGENT, session_id="s-1")

@@ -19,7 +19,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from firewall.audit.keyfiles import ensure_dev_key
 from firewall.errors import ConfigError
 from firewall.factory import build_firewall
-from tests.gate_helpers import AGENT, Rig, make_rig
+from tests.gate_helpers import AGENT, TOOLS, Rig, make_rig
 
 MAIL_TO_SHOWN_ADDRESS = {"to": "$EMAIL", "subject": "Your refund", "body": "On its way."}
 
@@ -97,7 +97,9 @@ async def test_async_invoke_goes_through_the_firewall(rig: Rig) -> None:
     assert calls == ["c-8"]
 
 
-def test_schema_is_adopted_so_bad_args_are_refused_by_the_firewall(rig: Rig) -> None:
+def test_schema_is_adopted_so_bad_args_are_refused_by_the_firewall(tmp_path: Path) -> None:
+    undeclared = tuple(spec.model_copy(update={"args_schema": None}) for spec in TOOLS)
+    rig = make_rig(tmp_path, tools=undeclared)
     calls: list[str] = []
     [guarded] = guard_tools([pay_tool(calls)], rig.firewall, AGENT, session_id="s-1")
     schema = rig.firewall.tools["pay"].args_schema
