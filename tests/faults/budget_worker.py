@@ -39,7 +39,15 @@ TENANTS = {
     "acme": ("acme-c0", "acme-c1", "acme-c2"),
     "globex": ("globex-c0", "globex-c1", "globex-c2"),
 }
-TOOLS = (ToolSpec(name="refund", scope="refunds:write", risk=Risk.HIGH, money_arg="amount"),)
+TOOLS = (
+    ToolSpec(
+        name="refund",
+        scope="refunds:write",
+        risk=Risk.HIGH,
+        money_arg="amount",
+        args_schema={"type": "object", "properties": {"amount": {"type": "number"}}},
+    ),
+)
 POLICY = """
 package firewall
 
