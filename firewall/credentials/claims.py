@@ -1,28 +1,31 @@
 """The capability token format, shared by the minter and the verifier.
 
-``v1.<base64url(payload)>.<base64url(signature)>``: the payload is the RFC 8785
-canonical JSON of :class:`CapabilityClaims`; the Ed25519 signature covers
-``v1.<payload>``. The token binds one call: tool, scope, call id, the digest of the
-approved arguments, constraints such as the largest amount, a short expiry and a
-single-use id (``jti``).
+A compact JWS (RFC 7515) signed with EdDSA over Ed25519 (RFC 8037): a JWT (RFC 7519) that
+any JOSE library verifies. Header ``{"alg": "EdDSA", "kid": <key id>, "typ":
+"fw-capability+jwt"}`` (explicitly typed, RFC 8725 section 3.11, so no other JWT signed by
+the same key passes as a capability); payload: the RFC 8785 canonical JSON of
+:class:`CapabilityClaims` without ``kid`` (registered claims ``aud``, ``sub``, ``iat``,
+``exp``, ``jti``, plus ``tenant``, ``tool``, ``scope``, ``call_id``, ``args_digest``,
+``constraints``). The token binds one call: tool, scope, call id, the digest of the
+approved arguments (``sha256:`` + hex SHA-256 of their RFC 8785 JSON), constraints such as
+the largest amount, a short expiry and a single-use id (``jti``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from firewall.canonical import canonical_json
 from firewall.errors import FirewallError
 from firewall.types import Frozen
 
-TOKEN_VERSION = "v1"  # noqa: S105 - a format tag, not a secret
+TOKEN_TYPE = "fw-capability+jwt"  # noqa: S105 - a media type, not a secret
+ALGORITHM = "EdDSA"
 MAX_TOKEN_CHARS = 4096
 
 
@@ -62,44 +65,9 @@ def kid_of(public_key: Ed25519PublicKey) -> str:
     return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
 
 
-def b64encode(data: bytes) -> str:
-    """base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64decode(text: str) -> bytes:
-    """Strict base64url without padding; ValueError otherwise."""
-    if not text or any(c not in _B64_CHARS for c in text):
-        raise ValueError("not base64url")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except binascii.Error as exc:
-        raise ValueError("not base64url") from exc
-
-
-_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
-def signing_input(claims: CapabilityClaims) -> str:
-    """``v1.<base64url(canonical payload)>``: what the signature covers."""
-    return f"{TOKEN_VERSION}.{b64encode(canonical_json(claims.model_dump(mode='json')))}"
-
-
-def split_token(token: str) -> tuple[CapabilityClaims, bytes, bytes]:
-    """The claims, signed bytes and signature of ``token``; TokenRejectedError if malformed."""
-    if len(token) > MAX_TOKEN_CHARS:
-        raise TokenRejectedError("malformed", f"token longer than {MAX_TOKEN_CHARS} characters")
-    parts = token.split(".")
-    if len(parts) != 3 or parts[0] != TOKEN_VERSION:
-        raise TokenRejectedError("malformed", f"expected {TOKEN_VERSION}.<payload>.<signature>")
-    try:
-        payload, signature = b64decode(parts[1]), b64decode(parts[2])
-        claims = CapabilityClaims.model_validate_json(payload)
-    except (ValueError, ValidationError) as exc:
-        raise TokenRejectedError(
-            "malformed", f"unreadable payload or signature ({type(exc).__name__})"
-        ) from None
-    return claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+def payload_of(claims: CapabilityClaims) -> bytes:
+    """The JWS payload: the claims' canonical JSON; the key id goes in the header."""
+    return canonical_json(claims.model_dump(mode="json", exclude={"kid"}))
 
 
 def scope_covers(held: str, required: str) -> bool:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -17,7 +18,13 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from firewall.canonical import digest
-from firewall.credentials.claims import CapabilityClaims, b64encode, kid_of, signing_input
+from firewall.credentials.claims import (
+    ALGORITHM,
+    TOKEN_TYPE,
+    CapabilityClaims,
+    kid_of,
+    payload_of,
+)
 from firewall.errors import ConfigError
 from firewall.types import ToolCall, ToolSpec, new_id
 
@@ -70,9 +77,14 @@ class SigningKey:
         """The public key as PEM, for downstream verifiers."""
         return self.public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
 
-    def sign(self, data: bytes) -> bytes:
-        """The Ed25519 signature of ``data``."""
-        return self._private.sign(data)
+    def sign_jws(self, payload: bytes) -> str:
+        """``payload`` as a compact JWS (EdDSA) whose header names this key and the token type."""
+        return jwt.api_jws.encode(
+            payload,
+            self._private,
+            algorithm=ALGORITHM,
+            headers={"kid": self.kid, "typ": TOKEN_TYPE},
+        )
 
 
 def constraints_of(call: ToolCall, spec: ToolSpec) -> dict[str, Any]:
@@ -108,5 +120,4 @@ class CapabilityMinter:
             exp=issued + (ttl_s or self.ttl_s),
             jti=new_id("cap"),
         )
-        signed = signing_input(claims)
-        return f"{signed}.{b64encode(self.key.sign(signed.encode('ascii')))}", claims
+        return self.key.sign_jws(payload_of(claims)), claims

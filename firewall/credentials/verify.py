@@ -5,10 +5,11 @@
     claims = verifier.verify(token, tool="issue_refund", scope="refunds:write",
                              args=request_args)
 
-It checks, in order: format, key id, signature, audience, tool, scope, validity
-period, the digest of the arguments, the amount constraint, and single use. Any
-failure raises :class:`TokenRejectedError` with a ``code``; nothing is consumed unless the
-token passed every other check.
+The token is a JWT signed with EdDSA (see :mod:`firewall.credentials.claims`); PyJWT
+checks format, signature, audience and validity period, then this module the tool, scope,
+the digest of the arguments, the amount constraint, and single use. Any failure raises
+:class:`TokenRejectedError` with a ``code``; nothing is consumed unless the token passed
+every other check.
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from pydantic import ValidationError
 
 from firewall.canonical import digest
 from firewall.credentials.claims import (
+    ALGORITHM,
+    MAX_TOKEN_CHARS,
+    TOKEN_TYPE,
     CapabilityClaims,
     TokenRejectedError,
     kid_of,
     scope_covers,
-    split_token,
 )
 from firewall.credentials.replay import ReplayCache
 
@@ -70,22 +74,33 @@ class CapabilityVerifier:
         self, token: str, *, tool: str, scope: str, args: Mapping[str, Any]
     ) -> CapabilityClaims:
         """The token's claims if it authorises exactly this call now; else TokenRejectedError."""
-        claims, signed, signature = split_token(token)
-        self._check_signature(claims, signed, signature)
+        claims = self._signed_claims(token)
         self._check_binding(claims, tool, scope)
-        self._check_time(claims)
         self._check_args(claims, args)
         self._consume(claims)
         return claims
 
-    def _check_signature(self, claims: CapabilityClaims, signed: bytes, signature: bytes) -> None:
-        key = self._keys.get(claims.kid)
+    def _signed_claims(self, token: str) -> CapabilityClaims:
+        key = self._keys.get(_key_id(token))
         if key is None:
-            raise TokenRejectedError("unknown_key", f"no trusted key has id {claims.kid!r}")
+            raise TokenRejectedError("unknown_key", f"no trusted key has id {_key_id(token)!r}")
         try:
-            key.verify(signature, signed)
-        except InvalidSignature:
-            raise TokenRejectedError("bad_signature", "the signature does not match") from None
+            payload = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                leeway=self._leeway_s,
+                options={"require": list(REQUIRED_CLAIMS)},
+            )
+        except jwt.InvalidTokenError as exc:
+            raise _refusal(exc) from None
+        try:
+            return CapabilityClaims.model_validate({**payload, "kid": kid_of(key)})
+        except ValidationError as exc:
+            raise TokenRejectedError(
+                "malformed", f"unreadable claims ({exc.error_count()} error(s))"
+            ) from None
 
     def _check_binding(self, claims: CapabilityClaims, tool: str, scope: str) -> None:
         if claims.aud != self._audience:
@@ -98,13 +113,6 @@ class CapabilityVerifier:
             raise TokenRejectedError(
                 "wrong_scope", f"scope {claims.scope!r} does not cover {scope!r}"
             )
-
-    def _check_time(self, claims: CapabilityClaims) -> None:
-        now = time.time()
-        if now + self._leeway_s < claims.iat:
-            raise TokenRejectedError("not_yet_valid", f"valid from {claims.iat}, now {int(now)}")
-        if now - self._leeway_s >= claims.exp:
-            raise TokenRejectedError("expired", f"expired at {claims.exp}, now {int(now)}")
 
     def _check_args(self, claims: CapabilityClaims, args: Mapping[str, Any]) -> None:
         try:
@@ -132,6 +140,40 @@ class CapabilityVerifier:
             ) from None
         if not first:
             raise TokenRejectedError("replayed", f"token {claims.jti} was already used")
+
+
+REQUIRED_CLAIMS = ("aud", "sub", "iat", "exp", "jti")
+_REFUSALS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
+    (jwt.InvalidSignatureError, "bad_signature"),
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.ImmatureSignatureError, "not_yet_valid"),
+    (jwt.InvalidAudienceError, "wrong_audience"),
+)
+
+
+def _key_id(token: str) -> str:
+    """The ``kid`` of a well-formed capability token's header; TokenRejectedError otherwise."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise TokenRejectedError("malformed", f"token longer than {MAX_TOKEN_CHARS} characters")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise TokenRejectedError("malformed", "not a compact JWS") from None
+    if header.get("typ") != TOKEN_TYPE or header.get("alg") != ALGORITHM:
+        raise TokenRejectedError(
+            "malformed", f"expected a {TOKEN_TYPE} token signed with {ALGORITHM}"
+        )
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        raise TokenRejectedError("malformed", "the header names no key id")
+    return kid
+
+
+def _refusal(exc: jwt.InvalidTokenError) -> TokenRejectedError:
+    for kind, code in _REFUSALS:
+        if isinstance(exc, kind):
+            return TokenRejectedError(code, str(exc))
+    return TokenRejectedError("malformed", f"{type(exc).__name__}: {exc}")
 
 
 def _at_most(amount: object, limit: object) -> bool:

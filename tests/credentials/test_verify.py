@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from freezegun import freeze_time
 
-from firewall.credentials.claims import b64decode, b64encode
 from firewall.credentials.replay import MemoryReplayCache
 from firewall.credentials.tokens import CapabilityMinter, SigningKey
 from firewall.credentials.verify import CapabilityVerifier, TokenRejectedError, load_public_keys
@@ -118,23 +120,64 @@ def test_wrong_tool_and_audience_are_refused() -> None:
     assert refusal(mint(), verifier(audience="crm")) == "wrong_audience"
 
 
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def test_bad_signature_is_refused() -> None:
-    version, payload, signature = mint().split(".")
-    flipped = bytes([b64decode(signature)[0] ^ 1]) + b64decode(signature)[1:]
-    assert refusal(f"{version}.{payload}.{b64encode(flipped)}") == "bad_signature"
+    header, payload, signature = mint().split(".")
+    flipped = bytes([unb64(signature)[0] ^ 1]) + unb64(signature)[1:]
+    assert refusal(f"{header}.{payload}.{b64(flipped)}") == "bad_signature"
 
 
 def test_a_payload_altered_after_signing_is_refused() -> None:
-    version, payload, signature = mint().split(".")
-    forged = b64decode(payload).replace(b'"max_amount":900', b'"max_amount":9000')
-    assert refusal(f"{version}.{b64encode(forged)}.{signature}") == "bad_signature"
+    header, payload, signature = mint().split(".")
+    forged = unb64(payload).replace(b'"max_amount":900', b'"max_amount":9000')
+    assert forged != unb64(payload)
+    assert refusal(f"{header}.{b64(forged)}.{signature}") == "bad_signature"
 
 
 def test_a_token_signed_by_an_untrusted_key_is_refused() -> None:
     assert refusal(mint(key=SigningKey.generate())) == "unknown_key"
 
 
-@pytest.mark.parametrize("token", ["", "v1.abc", "v2.a.b", "v1.!!!.abc", "v1.e30.AA", "x" * 5000])
+def _claims_of(token: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(unb64(token.split(".")[1]))
+    return loaded
+
+
+def test_another_jwt_signed_by_the_same_key_is_not_a_capability() -> None:
+    """An id token or session JWT the same key signed cannot pass as a capability."""
+    header = {"kid": KEY.kid, "typ": "JWT"}
+    other = jwt.encode(_claims_of(mint()), KEY._private, algorithm="EdDSA", headers=header)
+    assert refusal(other) == "malformed"
+
+
+def test_algorithm_confusion_is_refused() -> None:
+    """``alg: none`` and HS256 keyed with the public key are refused before any check."""
+    claims, public = _claims_of(mint()), KEY.public_pem().decode("ascii")
+    header = {"kid": KEY.kid, "typ": "fw-capability+jwt"}
+    unsigned = jwt.encode(claims, None, algorithm="none", headers=header)
+    hs256 = b64(json.dumps({**header, "alg": "HS256"}).encode())
+    assert refusal(unsigned) == "malformed"
+    assert refusal(f"{hs256}.{mint().split('.')[1]}.{b64(public.encode())}") == "malformed"
+
+
+def test_a_token_missing_a_registered_claim_is_refused() -> None:
+    claims = {k: v for k, v in _claims_of(mint()).items() if k != "exp"}
+    header = {"kid": KEY.kid, "typ": "fw-capability+jwt"}
+    assert refusal(jwt.encode(claims, KEY._private, algorithm="EdDSA", headers=header)) == (
+        "malformed"
+    )
+
+
+@pytest.mark.parametrize(
+    "token", ["", "abc", "a.b", "v1.e30.AA", "e30.e30.AA", "!!.e30.AA", "x" * 5000]
+)
 def test_malformed_tokens_are_refused(token: str) -> None:
     assert refusal(token) == "malformed"
 
@@ -183,3 +226,29 @@ def test_the_verifier_imports_without_the_pipeline() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+VERIFY_WITH_PYJWT_ALONE = """
+import hashlib, json, sys
+import jwt, rfc8785
+token, public_pem, args = sys.argv[1], open(sys.argv[2], "rb").read(), json.loads(sys.argv[3])
+assert jwt.get_unverified_header(token)["typ"] == "fw-capability+jwt"
+claims = jwt.decode(token, public_pem, algorithms=["EdDSA"], audience="payments")
+assert claims["args_digest"] == "sha256:" + hashlib.sha256(rfc8785.dumps(args)).hexdigest()
+assert not [name for name in sys.modules if name.startswith("firewall")]
+print(claims["tool"], claims["scope"], claims["call_id"], claims["constraints"]["max_amount"])
+"""
+
+
+def test_a_token_verifies_with_an_off_the_shelf_jwt_library_alone(tmp_path: Path) -> None:
+    """PyJWT + RFC 8785 alone, no firewall import: as any language's JOSE library would."""
+    public = tmp_path / "capability.pem.pub"
+    public.write_bytes(KEY.public_pem())
+    result = subprocess.run(
+        [sys.executable, "-c", VERIFY_WITH_PYJWT_ALONE, mint(), str(public), json.dumps(ARGS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert result.stdout.split() == ["issue_refund", "refunds:write", CALL.call_id, "900"]
