@@ -40,6 +40,7 @@ class StorageSettings(Frozen):
     limits_url: str = "memory://"
     freeze_url: str | None = None
     sessions_url: Annotated[str | None, AfterValidator(_memory_or_redis)] = None
+    tokens_url: Annotated[str | None, AfterValidator(_memory_or_redis)] = None
 
     def audit(self) -> str:
         """The audit log URL."""

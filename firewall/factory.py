@@ -14,6 +14,7 @@ from firewall.config import FirewallConfig
 from firewall.containment.control import AlertHook, Containment
 from firewall.containment.stores import is_redis
 from firewall.credentials.vault import CredentialVault
+from firewall.errors import ConfigError
 from firewall.gate import Firewall, utc_now
 from firewall.pii.privacy import Privacy
 from firewall.policy.engine import engine_from_url
@@ -63,20 +64,52 @@ def build_firewall(
         sqlite_synchronous=config.audit.sqlite_synchronous,
         outcome_flush_s=config.audit.outcome_flush_s,
     )
+    vault = CredentialVault.from_settings(config.vault)
     return Firewall(
         tools=config.tools,
         policy=engine_from_url(config.policy.engine, config.policy.dir),
         audit=audit,
         approvals=approval_service(config, audit, clock),
         containment=containment(config, audit, alert),
-        vault=CredentialVault.from_settings(config.vault),
+        vault=vault,
         facts=facts,
         settings=config.holds,
         clock=clock,
-        privacy=Privacy(
-            clock=clock, token_ttl_s=config.pii.token_ttl_s, default_rule=config.pii.output
-        ),
+        privacy=privacy(config, vault, clock),
         sessions=session_store(config),
+    )
+
+
+def privacy(
+    config: FirewallConfig, vault: CredentialVault, clock: Callable[[], datetime] = utc_now
+) -> Privacy:
+    """Personal-data handling; tokens in this process, or shared through Redis.
+
+    A shared vault (``[storage] tokens_url``) needs ``[pii] token_key``, held by every
+    worker: it encrypts the values in Redis and keys the commitments the policy and audit
+    log see, so every worker commits a value alike.
+    """
+    pii, url = config.pii, config.storage.tokens_url or "memory://"
+    if not is_redis(url):
+        return Privacy(clock=clock, token_ttl_s=pii.token_ttl_s, default_rule=pii.output)
+    if pii.token_key is None:
+        raise ConfigError(
+            "pii.token_key",
+            "a shared token vault ([storage] tokens_url) needs a key every worker holds:"
+            ' token_key = "env:NAME" naming 64 hex digits',
+        )
+    from firewall.pii.tokens_redis import RedisTokenVault, token_key_of  # noqa: PLC0415
+
+    key = token_key_of(vault.secret_of(pii.token_key, "pii.token_key").get_secret_value())
+    shared = RedisTokenVault(
+        url,
+        key,
+        ttl_s=pii.token_ttl_s,
+        key_prefix=config.limits.key_prefix,
+        timeout_s=config.limits.timeout_s,
+    )
+    return Privacy(
+        clock=clock, default_rule=pii.output, vault=shared, hash_key=shared.commitment_key
     )
 
 

@@ -155,19 +155,22 @@ class CredentialVault:
         )
 
     def _secret(self, name: str, config: CredentialSpec) -> SecretStr:
-        scheme, ref = split_ref(config.secret)
-        provider = self.providers[scheme]
+        return self.secret_of(config.secret, f"credential {name!r}")
+
+    def secret_of(self, reference: str, what: str) -> SecretStr:
+        """The secret ``reference`` names (``env:NAME``...), kept out of logs from now on."""
+        scheme, ref = split_ref(reference)
+        provider = self.providers.get(scheme)
+        if provider is None:
+            raise CredentialError(f"{what}: no secret provider {scheme!r}")
         try:
             secret = provider.get(ref)
         except Exception as exc:  # noqa: BLE001 - say where, never what
             raise CredentialError(
-                f"credential {name!r}: {provider.describe(ref)} could not be read"
-                f" ({type(exc).__name__})"
+                f"{what}: {provider.describe(ref)} could not be read ({type(exc).__name__})"
             ) from None
         if secret is None:
-            raise CredentialError(
-                f"credential {name!r} is unavailable: {provider.describe(ref)} is not set"
-            )
+            raise CredentialError(f"{what} is unavailable: {provider.describe(ref)} is not set")
         self.registry.remember(secret.get_secret_value())
         return secret
 

@@ -21,6 +21,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+
+from firewall.errors import StoreError
 from firewall.pii.detect import Detector, PiiKind
 from firewall.pii.protect import Protector
 from firewall.pii.provenance import provenance_view
@@ -29,8 +32,10 @@ from firewall.pii.tokens import MemoryTokenVault, TokenScope, TokenSource, Token
 from firewall.types import ToolCall, ToolSpec
 
 DEFAULT_TOKEN_TTL_S = 3600.0
+OUTPUT_WITHHELD = "[tool output withheld: its personal data could not be protected]"
 _COMMIT = PiiRule(mode=PiiMode.HASH)
 _NO_SCOPE = TokenScope(tenant="", session_id="")  # commitments never tokenize
+log = structlog.get_logger(__name__)
 
 
 def _utc_now() -> datetime:
@@ -92,7 +97,17 @@ class Privacy:
         """What the model may see of a tool's output (strings, mappings and lists inside)."""
         rule = spec.output_pii if spec and spec.output_pii else self.default_rule
         source = TokenSource.of(call.tool, spec.output_labels if spec else ())
-        return self.protector.protect(value, self.scope(call), rule.with_redacted(redact), source)
+        try:
+            return self.protector.protect(
+                value, self.scope(call), rule.with_redacted(redact), source
+            )
+        except StoreError as exc:
+            # The tool ran; the model must not see its output unprotected, nor lose the
+            # taint its labels would have added. It gets why, and may ask again.
+            log.warning(
+                "tool_output_withheld", call_id=call.call_id, tool=call.tool, error=str(exc)
+            )
+            return f"{OUTPUT_WITHHELD} ({exc})"
 
     def replayable(self, policy_input: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
         """The policy input as the audit log keeps it for replay: no args, no foreign subjects.

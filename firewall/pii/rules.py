@@ -50,3 +50,9 @@ class PiiSettings(BaseModel):
 
     output: PiiRule = PiiRule()
     token_ttl_s: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+    token_key: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]*:.+$",
+        description="Secret reference (env:NAME, file:NAME) to the 64-hex-digit key that"
+        " encrypts token values in a shared vault ([storage] tokens_url).",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from firewall.errors import StoreError
 from firewall.pii.privacy import Privacy
 from firewall.pii.tokens import TokenError
 from firewall.stages.base import CallContext
@@ -29,5 +30,7 @@ class PersonalData:
             return ctx.deny(
                 DenyCode.TOKEN_REFUSED, f"{exc}; pass only tokens this session was given"
             )
+        except StoreError as exc:
+            return ctx.deny(DenyCode.STORE_ERROR, f"{exc}; call refused")
         ctx.policy_args = self._privacy.commitments(ctx.call.args)
         return None
