@@ -16,6 +16,7 @@ from firewall.containment.stores import is_redis
 from firewall.credentials.vault import CredentialVault
 from firewall.errors import ConfigError
 from firewall.gate import Firewall, utc_now
+from firewall.observe import Observer
 from firewall.pii.privacy import Privacy
 from firewall.policy.engine import engine_from_url
 from firewall.session import MemorySessionStore, SessionStore
@@ -53,6 +54,7 @@ def build_firewall(
     facts: Mapping[str, FactsProvider] | None = None,
     clock: Callable[[], datetime] = utc_now,
     alert: AlertHook | None = None,
+    observer: Observer | None = None,
 ) -> Firewall:
     """A firewall wired exactly as ``config`` says; ``alert`` hears of automatic freezes."""
     url = config.storage.audit()
@@ -77,6 +79,7 @@ def build_firewall(
         clock=clock,
         privacy=privacy(config, vault, clock),
         sessions=session_store(config),
+        observer=observer,
     )
 
 

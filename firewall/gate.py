@@ -22,6 +22,16 @@ from firewall.credentials.context import handed_over
 from firewall.credentials.redaction import scrub_exception
 from firewall.credentials.vault import CallCredential, CredentialVault
 from firewall.errors import ApprovalError, ConfigError, DuplicateCallError, FirewallError
+from firewall.observe import (
+    APPROVAL_WAIT,
+    AUDIT_APPEND,
+    CALL,
+    DECIDE,
+    STAGE,
+    NullObserver,
+    Observer,
+    Span,
+)
 from firewall.pii.privacy import Privacy
 from firewall.policy.engine import PolicyEngine
 from firewall.recording import decision_event, outcome_event, settled_hold_details
@@ -47,6 +57,7 @@ from firewall.types import (
 )
 
 T = TypeVar("T")
+UNDECLARED_TOOL = "(undeclared)"
 log = structlog.get_logger("firewall")
 
 _REFUSED_USE = {"expired": DenyCode.APPROVAL_EXPIRED, "already_used": DenyCode.APPROVAL_USED}
@@ -72,6 +83,15 @@ class Executed(Generic[T]):
 def _named(exc: BaseException) -> str:
     """A store error's own message (ours are written for readers), else just its type."""
     return str(exc) if isinstance(exc, FirewallError) else type(exc).__name__
+
+
+def _describe(span: Span, result: Allow | Deny | Hold | Executed[Any]) -> None:
+    """What a span may say of a decision or result: its kind, deny code and hold id."""
+    span.set("outcome", "executed" if isinstance(result, Executed) else result.kind)
+    if isinstance(result, Deny):
+        span.set("code", result.code.value)
+    if isinstance(result, Hold):
+        span.set("hold_id", result.hold_id)
 
 
 def _hold_id_and_redactions(decision: Allow | Deny | Hold) -> tuple[str | None, tuple[str, ...]]:
@@ -103,8 +123,10 @@ class Firewall:
         stages: Sequence[Stage] | None = None,
         sessions: SessionStore | None = None,
         privacy: Privacy | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.tools = ToolRegistry(tools)
+        self.observer: Observer = observer or NullObserver()
         self.privacy = privacy or Privacy(clock=clock)
         self.sessions: SessionStore = sessions or MemorySessionStore()
         self.policy = policy
@@ -138,6 +160,17 @@ class Firewall:
 
     def guard(self, call: ToolCall) -> Allow | Deny | Hold:
         """Run the stages, store a hold if the policy asks, and audit the decision."""
+        with self.observer.span(DECIDE, tool=self._tool_label(call)) as span:
+            decision = self._guard(call)
+            _describe(span, decision)
+            span.set("policy_revision", self.policy.revision)
+            return decision
+
+    def _tool_label(self, call: ToolCall) -> str:
+        """The tool as spans and metrics name it: declared names only (the model picks others)."""
+        return call.tool if call.tool in self.tools else UNDECLARED_TOOL
+
+    def _guard(self, call: ToolCall) -> Allow | Deny | Hold:
         ctx = CallContext(call=call)
         decision: Allow | Deny | Hold = self._run_stages(ctx)
         if isinstance(decision, Allow) and ctx.policy and ctx.policy.outcome == "hold":
@@ -181,7 +214,8 @@ class Firewall:
         for stage in self.stages:
             ctx.stage = stage.name
             try:
-                denial = stage.check(ctx)
+                with self.observer.span(STAGE, stage=stage.name):
+                    denial = stage.check(ctx)
             except Exception as exc:  # a broken stage must fail closed
                 log.exception("stage_failed", stage=stage.name, call_id=ctx.call.call_id)
                 return ctx.deny(
@@ -219,7 +253,8 @@ class Firewall:
     def _refusal_if_unaudited(self, ctx: CallContext, decision: Allow | Deny | Hold) -> Deny | None:
         """Append the decision record; if the log cannot take it, the call does not run."""
         try:
-            self.audit.append(decision_event(ctx, decision, self.policy.revision))
+            with self.observer.span(AUDIT_APPEND, event="decision"):
+                self.audit.append(decision_event(ctx, decision, self.policy.revision))
         except Exception as exc:  # noqa: BLE001 - audit before effect, or no effect
             log.error(  # noqa: TRY400 - the error type is all the log needs
                 "audit_unavailable", call_id=ctx.call.call_id, error=type(exc).__name__
@@ -351,7 +386,8 @@ class Firewall:
 
     def _wait(self, call: ToolCall, hold: Hold) -> Allow | Deny:
         try:
-            record = self.approvals.wait(hold.hold_id)
+            with self.observer.span(APPROVAL_WAIT, hold_id=hold.hold_id):
+                record = self.approvals.wait(hold.hold_id)
         except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
             reason = f"approval store unavailable ({_named(exc)})"
             return self._refuse(call, DenyCode.STORE_ERROR, reason)
@@ -359,7 +395,8 @@ class Firewall:
 
     async def _await(self, call: ToolCall, hold: Hold) -> Allow | Deny:
         try:
-            record = await self.approvals.await_decision(hold.hold_id)
+            with self.observer.span(APPROVAL_WAIT, hold_id=hold.hold_id):
+                record = await self.approvals.await_decision(hold.hold_id)
         except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
             reason = f"approval store unavailable ({_named(exc)})"
             return await asyncio.to_thread(self._refuse, call, DenyCode.STORE_ERROR, reason)
@@ -369,6 +406,12 @@ class Firewall:
 
     def run(self, call: ToolCall, execute: Callable[[], T]) -> Executed[T] | Deny | Hold:
         """Guard ``call``; run ``execute`` only if allowed (or approved); audit the outcome."""
+        with self.observer.span(CALL, tool=self._tool_label(call)) as span:
+            result = self._run(call, execute)
+            _describe(span, result)
+            return result
+
+    def _run(self, call: ToolCall, execute: Callable[[], T]) -> Executed[T] | Deny | Hold:
         decision = self.guard(call)
         hold_id, redact = _hold_id_and_redactions(decision)
         if isinstance(decision, Hold):
@@ -383,6 +426,14 @@ class Firewall:
         self, call: ToolCall, execute: Callable[[], Awaitable[T]]
     ) -> Executed[T] | Deny | Hold:
         """Async twin of :meth:`run`; blocking store work runs in worker threads."""
+        with self.observer.span(CALL, tool=self._tool_label(call)) as span:
+            result = await self._arun(call, execute)
+            _describe(span, result)
+            return result
+
+    async def _arun(
+        self, call: ToolCall, execute: Callable[[], Awaitable[T]]
+    ) -> Executed[T] | Deny | Hold:
         decision = await asyncio.to_thread(self.guard, call)
         hold_id, redact = _hold_id_and_redactions(decision)
         if isinstance(decision, Hold):
@@ -482,7 +533,8 @@ class Firewall:
         # already happened, and the decision record before it was durable.
         append = getattr(self.audit, "append_later", self.audit.append)
         try:
-            append(outcome_event(call, outcome, error, hold_id=hold_id))
+            with self.observer.span(AUDIT_APPEND, event="outcome"):
+                append(outcome_event(call, outcome, error, hold_id=hold_id))
         except Exception:  # the effect happened; the call stays "in doubt"
             log.exception("outcome_not_audited", call_id=call.call_id, outcome=outcome)
 
