@@ -6,7 +6,11 @@ Everything here can equally be built from Python.
 
 from __future__ import annotations
 
+import copy
+import json
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +27,8 @@ from firewall.session import MAX_RECENT_EVENTS, RECENT_EVENTS
 from firewall.settings import GateSettings
 from firewall.stages.limits import RateLimitRule
 from firewall.types import Frozen, Identity, ToolSpec
+
+ENV_PREFIX = "FIREWALL_"
 
 
 def _memory_or_redis(url: str | None) -> str | None:
@@ -182,13 +188,47 @@ def _key_of(error: Any) -> str:
 
 
 def parse_config(data: dict[str, Any], base: Path = Path()) -> FirewallConfig:
-    """Validate a configuration mapping; errors name the first wrong key."""
+    """Validate a configuration mapping; the ConfigError names every wrong key."""
     try:
         config = FirewallConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(_key_of(first), first["msg"]) from exc
+        (key, message), *more = [(_key_of(error), error["msg"]) for error in exc.errors()]
+        raise ConfigError(key, message, more=tuple(more)) from exc
     return config.resolved(base)
+
+
+def with_environment(
+    data: dict[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``data`` with ``FIREWALL_<TABLE>__<KEY>`` environment variables laid over it.
+
+    ``FIREWALL_STORAGE__URL=postgresql+psycopg://…`` sets ``[storage] url``; deeper tables
+    take more ``__`` (``FIREWALL_VAULT__CREDENTIALS__CRM__SECRET``). A value starting with
+    ``[`` or ``{`` is read as JSON (``FIREWALL_APPROVERS__SUPERVISORS='["alice"]'``), any
+    other as text, which pydantic reads as the setting's type. Variables without ``__``
+    (``FIREWALL_AUDIT_KEY_FILE``) are not settings paths and are left alone.
+    """
+    merged = copy.deepcopy(data)
+    for name, value in sorted((environ if environ is not None else os.environ).items()):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [part.lower() for part in name.removeprefix(ENV_PREFIX).split("__")]
+        table = merged
+        for part in path[:-1]:
+            if not isinstance(table.get(part), dict):
+                table[part] = {}
+            table = table[part]
+        table[path[-1]] = _env_value(name, value)
+    return merged
+
+
+def _env_value(name: str, value: str) -> Any:
+    if not value.lstrip().startswith(("[", "{")):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(name, f"not valid JSON: {exc.msg}") from None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -201,7 +241,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
 
 
-def load_config(path: Path | str) -> FirewallConfig:
-    """Read and validate a ``firewall.toml``."""
+def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> FirewallConfig:
+    """Read a ``firewall.toml``, lay ``FIREWALL_…__…`` variables over it, validate."""
     path = Path(path)
-    return parse_config(read_toml(path), path.parent.resolve())
+    return parse_config(with_environment(read_toml(path), environ), path.parent.resolve())

@@ -12,10 +12,18 @@ class FirewallError(Exception):
 
 
 class ConfigError(FirewallError):
-    """The configuration is invalid; ``key`` names the offending setting."""
+    """The configuration is invalid; ``key`` names the (first) offending setting.
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"config error at {key!r}: {message}")
+    ``problems`` lists every ``(key, message)`` found, so a bad file is fixed in one go.
+    """
+
+    def __init__(self, key: str, message: str, *, more: tuple[tuple[str, str], ...] = ()) -> None:
+        self.problems = ((key, message), *more)
+        if more:
+            lines = "\n".join(f"  at {k!r}: {m}" for k, m in self.problems)
+            super().__init__(f"{len(self.problems)} config errors:\n{lines}")
+        else:
+            super().__init__(f"config error at {key!r}: {message}")
         self.key = key
         self.detail = message
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError, model_validator
 
-from firewall.config import FirewallConfig, parse_config, read_toml
+from firewall.config import FirewallConfig, parse_config, read_toml, with_environment
 from firewall.errors import ConfigError
 from firewall.identity import spelled_twice
 from firewall.types import Frozen, Identity
@@ -167,12 +167,13 @@ def parse_service_config(data: dict[str, Any], base: Path = Path()) -> ServiceCo
     try:
         return ServiceConfig.model_validate({"firewall": firewall, **tables})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(key, first["msg"]) from exc
+        problems = [(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+        (key, message), *more = problems
+        raise ConfigError(key, message, more=tuple(more)) from exc
 
 
 def load_service_config(path: Path | str) -> ServiceConfig:
-    """Read a firewall.toml that may carry ``[service]`` and ``[slack]`` tables."""
+    """Read a firewall.toml that may carry ``[service]`` and ``[slack]`` tables (and the
+    ``FIREWALL_<TABLE>__<KEY>`` environment variables laid over it)."""
     path = Path(path)
-    return parse_service_config(read_toml(path), path.parent.resolve())
+    return parse_service_config(with_environment(read_toml(path)), path.parent.resolve())

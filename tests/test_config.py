@@ -143,3 +143,37 @@ def test_session_history_is_bounded_and_names_the_key() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(minimal(policy={"session_history": 1000}))
     assert info.value.key == "policy.session_history"
+
+
+def test_a_bad_file_reports_every_wrong_key_at_once() -> None:
+    tools = [{"name": "crm_lookup", "scope": "crm:read", "risk": "extreme"}]
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(tools=tools, storage={"urll": "x"}, limits={"timeout_s": "soon"}))
+    keys = [key for key, _ in info.value.problems]
+    assert sorted(keys) == ["limits.timeout_s", "storage.urll", "tools[0].risk"]
+    assert str(info.value).startswith("3 config errors:")
+    assert all(f"at {key!r}" in str(info.value) for key in keys)
+
+
+def test_environment_variables_override_the_file() -> None:
+    environ = {
+        "FIREWALL_STORAGE__LIMITS_URL": "redis://cache:6379/0",
+        "FIREWALL_LIMITS__TIMEOUT_S": "2.5",
+        "FIREWALL_APPROVERS__SUPERVISORS": '["dana"]',
+        "FIREWALL_VAULT__CREDENTIALS__CRM__SECRET": "env:OTHER_CRM_TOKEN",
+        "FIREWALL_AUDIT_KEY_FILE": "/not/a/settings/path",  # no "__": left alone
+    }
+    config = load_config(EXAMPLE, environ)
+    assert config.storage.limits_url == "redis://cache:6379/0"
+    assert config.limits.timeout_s == 2.5
+    assert config.approvers["supervisors"] == frozenset({"dana"})
+    assert config.vault.credentials["crm"].secret == "env:OTHER_CRM_TOKEN"
+    assert config.tools == load_config(EXAMPLE, {}).tools
+
+
+def test_a_mistyped_environment_override_is_a_config_error_naming_it() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(EXAMPLE, {"FIREWALL_STORAGE__URLL": "sqlite:///x.db"})
+    assert info.value.key == "storage.urll"
+    with pytest.raises(ConfigError, match="FIREWALL_APPROVERS__SUPERVISORS"):
+        load_config(EXAMPLE, {"FIREWALL_APPROVERS__SUPERVISORS": "[alice"})
