@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from firewall.cli.logs import LogFormat, configure_logging
 from firewall.errors import FirewallError, MissingDependencyError
 from firewall.service_config import ServiceConfig, load_service_config
 
 EXIT_UNAVAILABLE = 2
+log = structlog.get_logger("firewall.serve")
 SERVICE_PACKAGES = {"starlette": "service", "uvicorn": "service", "prometheus_client": "service"}
 SLACK_PACKAGES = {"slack_bolt": "slack", "slack_sdk": "slack"}
 
@@ -36,6 +39,9 @@ def serve(
     ready_file: Annotated[
         Path | None, typer.Option(help="Write the service URL here once it listens.")
     ] = None,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="console, or json: one object per line.")
+    ] = LogFormat.CONSOLE,
 ) -> None:
     """Serve approvals: Slack cards and clicks, the REST API, /healthz and /metrics."""
     try:
@@ -48,7 +54,7 @@ def serve(
             socket_mode=socket_mode,
         )
         _require(SERVICE_PACKAGES if settings.slack is None else SERVICE_PACKAGES | SLACK_PACKAGES)
-        _run(settings, ready_file)
+        _run(settings, ready_file, log_format)
     except (FirewallError, OSError) as exc:
         console = Console(stderr=True, highlight=False, soft_wrap=True)
         console.print(f"[red]Error:[/red] {escape(str(exc))}")
@@ -88,13 +94,16 @@ def _require(packages: dict[str, str]) -> None:
             raise MissingDependencyError(package, extra)
 
 
-def _run(config: ServiceConfig, ready_file: Path | None) -> None:
+def _run(config: ServiceConfig, ready_file: Path | None, log_format: LogFormat) -> None:
     from firewall.adapters.service import ServiceRuntime, bind, create_app  # noqa: PLC0415
     from firewall.adapters.service import serve as serve_app  # noqa: PLC0415
+    from firewall.adapters.service.server import base_url  # noqa: PLC0415
 
+    configure_logging(log_format)
     runtime = ServiceRuntime(config)
     try:
         with bind(config.service.host, config.service.port) as sock:
+            log.info("service_listening", url=base_url(sock), slack=config.slack is not None)
             serve_app(create_app(runtime, own_runtime=False), sock, ready_file=ready_file)
     finally:
         runtime.close()
