@@ -21,6 +21,7 @@ from firewall.types import CallKey
 from .agent import PRINCIPAL, SCRIPT, build_agent, scripted_turns
 from .backends import Backends
 from .supervisor import print_manual_instructions, rest_supervisor, scripted_supervisor
+from .telemetry import console_observer
 
 CONFIG_PATH = Path(__file__).with_name("firewall.toml")
 CONVERSATION = "conversation-c-100"
@@ -95,12 +96,15 @@ def _approver(mode: str, firewall: Firewall, console: Console, data_dir: Path) -
         yield
 
 
-def main(data_dir: Path = Path(".firewall"), approver: str = "scripted") -> int:
+def main(
+    data_dir: Path = Path(".firewall"), approver: str = "scripted", *, otel_console: bool = False
+) -> int:
     """Run the scripted agent; return 0 if the audit chain verifies afterwards."""
     console = Console(highlight=False, soft_wrap=True)
     config = demo_config(data_dir)
     backends = Backends.seeded()
-    firewall = build_firewall(config, facts=backends.facts())
+    observer = console_observer() if otel_console else None
+    firewall = build_firewall(config, facts=backends.facts(), observer=observer)
     turns = scripted_turns(SCRIPT)
     calls = {tc["id"]: (tc["name"], tc["args"]) for turn in turns for tc in turn.tool_calls}
     agent = build_agent(firewall, backends.tools(), turns)

@@ -23,6 +23,10 @@ def demo(
             " `firewall serve` and a supervisor process that approves through its REST API."
         ),
     ] = "scripted",
+    otel_console: Annotated[
+        bool,
+        typer.Option("--otel-console", help="Print the gate's OpenTelemetry spans (extra [otel])."),
+    ] = False,
 ) -> None:
     """Run the demo support agent: allowed, denied, held and approved tool calls."""
     if approver not in APPROVER_MODES:
@@ -30,4 +34,4 @@ def demo(
         raise typer.BadParameter(f"must be one of: {choices}", param_hint="--approver")
     from firewall.examples.support_agent.run import main  # noqa: PLC0415 - heavy imports
 
-    raise typer.Exit(main(data_dir, approver))
+    raise typer.Exit(main(data_dir, approver, otel_console=otel_console))

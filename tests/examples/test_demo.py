@@ -108,3 +108,17 @@ def test_any_single_tamper_of_the_demo_audit_is_detected(
     demo_run: tuple[Path, str, int], tmp_path: Path, sql: str
 ) -> None:
     assert _verify(_tamper(demo_run[0], tmp_path, sql)) == 1
+
+
+def test_the_demo_prints_the_gates_spans_with_otel_console(tmp_path: Path) -> None:
+    """One line per span (call, decision, stages, audit appends); never a personal value."""
+    result = CliRunner().invoke(app, ["demo", "--data-dir", str(tmp_path), "--otel-console"])
+    assert result.exit_code == 0, result.output
+    spans = [line.split()[1] for line in result.output.splitlines() if line.startswith("  span ")]
+    assert {"firewall.call", "firewall.decide", "firewall.stage", "firewall.audit.append"} <= set(
+        spans
+    )
+    assert "firewall.approval.wait" in spans
+    lines = [line for line in result.output.splitlines() if line.startswith("  span ")]
+    assert any("outcome=deny" in line and "code=policy" in line for line in lines)
+    assert not [line for line in lines if "ada@example.com" in line or "c-100" in line]
