@@ -204,8 +204,8 @@ class ChainWriter:
     def _sign(
         self, frontier: Frontier, last_hash: str, time: str, signers: Sequence[SigningKey]
     ) -> str:
-        checkpoint = Checkpoint(self.origin, frontier.size, frontier.root(), last_hash, time)
-        note = sign_checkpoint(checkpoint, signers)
+        checkpoint = Checkpoint(self.origin, frontier.size, frontier.root())
+        note = sign_checkpoint(checkpoint, signers, timestamp=_epoch_seconds(time))
         self._trusted = _TrustedHead(note, frontier.size, last_hash, tuple(frontier.hashes()))
         return note
 
@@ -230,8 +230,9 @@ class ChainWriter:
         checkpoint = note.checkpoint
         if checkpoint.origin != self.origin:
             return f"it is signed for log {checkpoint.origin}, not {self.origin}"
-        expected = (head.seq, head.hash, head.frontier.root())
-        if (checkpoint.size, checkpoint.chain, checkpoint.root) != expected:
+        expected = (head.seq, head.frontier.root())
+        legacy_chain = checkpoint.chain not in (None, head.hash)
+        if (checkpoint.size, checkpoint.root) != expected or legacy_chain:
             return "the head row does not match its signed checkpoint"
         status, keys = signature_status(note, self.keys.accepted)
         return None if status == "verified" else f"{status} ({keys})"
@@ -261,3 +262,8 @@ class _TrustedHead:
 
 def _leaf(record: SealedRecord) -> bytes:
     return leaf_hash(record.leaf)
+
+
+def _epoch_seconds(time: str) -> int:
+    """POSIX seconds of a record time string (what a cosignature/v1 line carries)."""
+    return int(datetime.fromisoformat(time).timestamp())

@@ -18,6 +18,8 @@ from firewall.audit.keyfiles import (
     default_key_name,
     default_public_keys,
     generate_key_pair,
+    key_file_stem,
+    write_public_key_file,
 )
 from firewall.audit.keys import SigningKey
 from firewall.audit.mirror import mirror_checkpoint
@@ -70,6 +72,14 @@ def verify(
         float | None,
         typer.Option("--max-age", help="Report a stale head if nothing was signed for S seconds."),
     ] = None,
+    witness_key: Annotated[
+        list[Path] | None,
+        typer.Option("--witness-key", help="A witness's cosignature/v1 vkey file (repeatable)."),
+    ] = None,
+    witness_quorum: Annotated[
+        int | None,
+        typer.Option("--witness-quorum", min=0, help="Witness cosignatures required (default 1)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check hashes, links, signatures and checkpoints; exit 0 valid, 1 tampered, 2 inconclusive."""
@@ -82,7 +92,9 @@ def verify(
             shown = ", ".join(str(path) for path in found)
             console.print(f"note: no --public-key given; trusting the local key(s) {shown}")
     try:
-        trust = Trust.from_files(keys, trusted_checkpoint or [], max_age)
+        trust = Trust.from_files(
+            keys, trusted_checkpoint or [], max_age, witness_key or [], witness_quorum
+        )
     except AuditError as exc:
         report = VerifyReport(status="inconclusive", error=str(exc))
     else:
@@ -145,10 +157,11 @@ def rotate_key(
     with _failing_cleanly(), _writer(db, data_dir, key_file) as log:
         keys = log.writer_keys
         old, path = keys.signing.verifier.key_id, keys.path
-        new_key = SigningKey.generate(name or default_key_name())
+        new_key = SigningKey.generate(default_key_name() if name is None else name)
         record = log.rotate_key(new_key)
         if path is not None:
-            path.with_name(f"{new_key.name}.pub").write_text(new_key.verifier.text() + "\n")
+            public = path.with_name(f"{key_file_stem(new_key.name)}.pub")
+            write_public_key_file(public, new_key.verifier)
     typer.echo(f"rotated {old} -> {new_key.verifier.key_id} (record seq {record.seq})")
     typer.echo(f"new public key: {new_key.verifier.text()}")
 
