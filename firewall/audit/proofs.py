@@ -32,14 +32,28 @@ CONSISTENCY_FORMAT: Literal["agent-firewall-consistency-proof/1"] = (
 )
 
 
+class RotationStatement(Frozen):
+    """A ``key_rotated`` record (``body``, at ``seq``) and its audit path to ``checkpoint``,
+    a checkpoint signed by the old key: the old key's statement that the new key follows."""
+
+    seq: int
+    body: str
+    path: tuple[str, ...]
+    checkpoint: str
+
+
 class InclusionProof(Frozen):
-    """Record ``seq`` (its exact ``body``) is leaf ``seq - 1`` of the checkpoint's tree."""
+    """Record ``seq`` (its exact ``body``) is leaf ``seq - 1`` of the checkpoint's tree.
+
+    ``rotations`` let a verifier holding an older key reach the key that signed it.
+    """
 
     format: Literal["agent-firewall-inclusion-proof/1"] = INCLUSION_FORMAT
     seq: int
     body: str
     path: tuple[str, ...]
     checkpoint: str
+    rotations: tuple[RotationStatement, ...] = ()
 
 
 class ConsistencyProof(Frozen):
@@ -49,6 +63,7 @@ class ConsistencyProof(Frozen):
     old_checkpoint: str
     new_checkpoint: str
     path: tuple[str, ...]
+    rotations: tuple[RotationStatement, ...] = ()
 
 
 class ProofCheck(Frozen):
@@ -110,15 +125,16 @@ def _trusted(note: SignedCheckpoint, keys: Sequence[VerifierKey], name: str) -> 
         return None
     if not keys:
         return ProofCheck(status="inconclusive", message=f"no trusted public key to check {name}")
-    if status == "unknown_key":
+    if status == "unknown_key":  # not proven wrong: no key you hold signed it
         return ProofCheck(
-            status="invalid", message=f"{name} is signed by keys you do not trust: {who}"
+            status="inconclusive", message=f"{name} is signed only by keys you do not hold: {who}"
         )
     return ProofCheck(status="invalid", message=f"{name} has an invalid signature ({who})")
 
 
 def check_inclusion(proof: InclusionProof, keys: Sequence[VerifierKey]) -> ProofCheck:
     """Check the record, the audit path, and the checkpoint's signature."""
+    keys = follow_rotations(proof.rotations, keys)
     note = parse_checkpoint(proof.checkpoint)
     checkpoint = note.checkpoint
     try:
@@ -150,6 +166,7 @@ def check_proof(data: object, keys: Sequence[VerifierKey]) -> ProofCheck:
 
 def check_consistency(proof: ConsistencyProof, keys: Sequence[VerifierKey]) -> ProofCheck:
     """Check both signatures and that the old tree is a prefix of the new one."""
+    keys = follow_rotations(proof.rotations, keys)
     old_note, new_note = (
         parse_checkpoint(proof.old_checkpoint),
         parse_checkpoint(proof.new_checkpoint),
@@ -164,3 +181,67 @@ def check_consistency(proof: ConsistencyProof, keys: Sequence[VerifierKey]) -> P
         if problem is not None:
             return problem
     return ProofCheck(status="valid", message=f"size {old.size} is a prefix of size {new.size}")
+
+
+def follow_rotations(
+    rotations: Sequence[RotationStatement], keys: Sequence[VerifierKey]
+) -> list[VerifierKey]:
+    """``keys`` plus every key a trusted key endorsed in a proven ``key_rotated`` record."""
+    trusted = list(keys)
+    pending = list(rotations)
+    while pending:
+        endorsed = [(s, _endorsed_key(s, trusted)) for s in pending]
+        added = [key for _, key in endorsed if key is not None]
+        if not added:
+            break
+        trusted += [key for key in dict.fromkeys(added) if key not in trusted]
+        pending = [s for s, key in endorsed if key is None]
+    return trusted
+
+
+def _endorsed_key(
+    statement: RotationStatement, trusted: Sequence[VerifierKey]
+) -> VerifierKey | None:
+    """The new key of ``statement`` if it is proven under a ``trusted`` key's checkpoint
+    and the key it replaces is trusted."""
+    proof = InclusionProof(
+        seq=statement.seq, body=statement.body, path=statement.path, checkpoint=statement.checkpoint
+    )
+    try:
+        check = check_inclusion(proof, trusted)
+    except AuditError:
+        return None
+    record = check.record
+    if check.status != "valid" or record is None or record.event != "key_rotated":
+        return None
+    details = record.details
+    try:
+        old = VerifierKey.parse(str(details.get("old_key")))
+        new = VerifierKey.parse(str(details.get("new_key")))
+    except AuditError:
+        return None
+    return new if old in trusted else None
+
+
+def rotation_statements(
+    rotations: Sequence[tuple[int, str]], notes: Sequence[str], leaves: Sequence[bytes]
+) -> tuple[RotationStatement, ...]:
+    """Statements for the ``(seq, body)`` rotation records, each against the smallest
+    checkpoint of ``notes`` that covers it and is signed by the key it replaces."""
+    statements = []
+    parsed = sorted((parse_checkpoint(note) for note in notes), key=lambda n: n.checkpoint.size)
+    for seq, body in rotations:
+        record = AuditRecord.from_body(body, hash_body(body))
+        try:
+            old = VerifierKey.parse(str(record.details.get("old_key")))
+        except AuditError:
+            continue
+        for note in parsed:
+            covers = note.checkpoint.size >= seq
+            if covers and signature_status(note, [old])[0] == "verified":
+                proof = build_inclusion(seq, body, leaves, note.text)
+                statements.append(
+                    RotationStatement(seq=seq, body=body, path=proof.path, checkpoint=note.text)
+                )
+                break
+    return tuple(statements)

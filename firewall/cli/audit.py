@@ -23,9 +23,14 @@ from firewall.audit.keyfiles import (
 )
 from firewall.audit.keys import SigningKey
 from firewall.audit.mirror import mirror_checkpoint
-from firewall.audit.proofs import build_consistency, build_inclusion, check_proof
+from firewall.audit.proofs import (
+    build_consistency,
+    build_inclusion,
+    check_proof,
+    rotation_statements,
+)
 from firewall.audit.render import print_report, render_records, reveal_references
-from firewall.audit.sources import leaves_and_body, open_source
+from firewall.audit.sources import leaves_and_body, open_source, rotation_records
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.verify import Trust, verify_bundle, verify_store
 from firewall.cli.common import DataDirOption, DbOption, store_url
@@ -236,7 +241,10 @@ def prove(
         if body is None:
             raise AuditError(f"the log has no record {seq}")
         proof = build_inclusion(seq, body, leaves, note)
-    _emit(proof.model_dump_json(indent=2), out)
+        notes = [text for _, text in source.notes()]
+        rotations = rotation_statements(rotation_records(source), notes, leaves)
+        proof = proof.model_copy(update={"rotations": rotations})
+        _emit(proof.model_dump_json(indent=2), out)
 
 
 @app.command("prove-consistency")
@@ -257,7 +265,10 @@ def prove_consistency(
         new_note = _read(new) if new else latest_note(source.notes())
         leaves, _ = leaves_and_body(source, None)
         proof = build_consistency(_read(old), new_note, leaves)
-    _emit(proof.model_dump_json(indent=2), out)
+        notes = [text for _, text in source.notes()]
+        rotations = rotation_statements(rotation_records(source), notes, leaves)
+        proof = proof.model_copy(update={"rotations": rotations})
+        _emit(proof.model_dump_json(indent=2), out)
 
 
 @app.command("verify-proof")
@@ -292,9 +303,11 @@ def _read(path: Path) -> str:
 def _emit(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text)
-    else:
-        out.write_text(text + "\n", encoding="utf-8")
-        typer.echo(f"wrote {out}")
+        return
+    if not out.parent.is_dir():
+        raise AuditError(f"cannot write {out}: directory {out.parent} does not exist")
+    out.write_text(text + "\n", encoding="utf-8")
+    typer.echo(f"wrote {out}")
 
 
 @contextmanager
