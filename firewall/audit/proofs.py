@@ -9,6 +9,8 @@ older checkpoint is a prefix of the log behind a newer one: nothing was rewritte
 from __future__ import annotations
 
 import base64
+import json
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -245,3 +247,45 @@ def rotation_statements(
                 )
                 break
     return tuple(statements)
+
+
+TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+
+
+def tlog_proof_text(proof: InclusionProof) -> str:
+    """``proof`` in the C2SP tlog-proof format: the record body as the ``extra`` line,
+    ``index`` = seq - 1, the audit path, a blank line, then the checkpoint verbatim."""
+    extra = base64.b64encode(proof.body.encode("utf-8")).decode("ascii")
+    lines = [TLOG_PROOF_HEADER, f"extra {extra}", f"index {proof.seq - 1}", *proof.path]
+    return "\n".join(lines) + "\n\n" + proof.checkpoint
+
+
+def parse_tlog_proof(text: str) -> InclusionProof:
+    """Read a C2SP tlog-proof written by :func:`tlog_proof_text`; :class:`AuditError` if not."""
+    head, separator, checkpoint = text.partition("\n\n")
+    lines = head.split("\n")
+    if not separator or lines[0] != TLOG_PROOF_HEADER:
+        raise AuditError(f"not a tlog-proof: expected {TLOG_PROOF_HEADER!r} and a blank line")
+    if len(lines) < 3 or not lines[1].startswith("extra ") or not lines[2].startswith("index "):
+        raise AuditError("tlog-proof lacks the 'extra <record body>' or 'index' line")
+    index = lines[2].removeprefix("index ")
+    if re.fullmatch(r"0|[1-9][0-9]{0,18}", index) is None:
+        raise AuditError(f"tlog-proof index {index!r} is not a decimal number")
+    try:
+        body = base64.b64decode(lines[1].removeprefix("extra "), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AuditError(f"tlog-proof extra line is not a base64 record body: {exc}") from exc
+    return InclusionProof(
+        seq=int(index) + 1, body=body, path=tuple(lines[3:]), checkpoint=checkpoint
+    )
+
+
+def read_proof(text: str, keys: Sequence[VerifierKey]) -> ProofCheck:
+    """Check a proof file's text: a tlog-proof, or one of our JSON proofs."""
+    if text.startswith(TLOG_PROOF_HEADER + "\n"):
+        return check_inclusion(parse_tlog_proof(text), keys)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise AuditError(f"the proof is neither JSON nor a tlog-proof: {exc}") from exc
+    return check_proof(data, keys)

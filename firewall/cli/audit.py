@@ -26,8 +26,9 @@ from firewall.audit.mirror import mirror_checkpoint
 from firewall.audit.proofs import (
     build_consistency,
     build_inclusion,
-    check_proof,
+    read_proof,
     rotation_statements,
+    tlog_proof_text,
 )
 from firewall.audit.render import print_report, render_records, reveal_references
 from firewall.audit.sources import leaves_and_body, open_source, rotation_records
@@ -232,8 +233,14 @@ def prove(
         Path | None, typer.Option("--checkpoint", help="Prove against this checkpoint.")
     ] = None,
     out: OutFileOption = None,
+    proof_format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="json (with key-rotation statements) or tlog-proof (C2SP)."
+        ),
+    ] = "json",
 ) -> None:
-    """Emit an inclusion proof of record SEQ against a signed checkpoint (JSON)."""
+    """Emit an inclusion proof of record SEQ against a signed checkpoint."""
     url = None if bundle else store_url(db, data_dir)
     with _failing_cleanly(), open_source(url, bundle) as source:
         note = _read(checkpoint_file) if checkpoint_file else latest_note(source.notes())
@@ -244,7 +251,10 @@ def prove(
         notes = [text for _, text in source.notes()]
         rotations = rotation_statements(rotation_records(source), notes, leaves)
         proof = proof.model_copy(update={"rotations": rotations})
-        _emit(proof.model_dump_json(indent=2), out)
+        if proof_format not in {"json", "tlog-proof"}:
+            raise AuditError(f"unknown proof format {proof_format!r}: use json or tlog-proof")
+        text = proof.model_dump_json(indent=2)
+        _emit(tlog_proof_text(proof).rstrip("\n") if proof_format == "tlog-proof" else text, out)
 
 
 @app.command("prove-consistency")
@@ -280,7 +290,7 @@ def verify_proof(
     """Check a proof offline; exit 0 valid, 1 invalid, 2 inconclusive (no trusted key)."""
     with _failing_cleanly():
         trust = Trust.from_files(public_key or [])
-        result = check_proof(json.loads(_read(proof_file)), trust.keys)
+        result = read_proof(_read(proof_file), trust.keys)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
