@@ -185,7 +185,8 @@ def _report_inconsistency(
     findings.add(
         FindingKind.CHECKPOINT_INCONSISTENCY,
         first if located is None else located,
-        f"root {_b64(checkpoint.root)}",
+        f"root {_b64(checkpoint.root)}"
+        + (f", last record {checkpoint.chain}" if checkpoint.chain else ""),
         f"root {_b64(root)}, last record {last_hash}",
         f"the records up to seq {checkpoint.size} are not the ones {claim.source} "
         f"vouches for: some record in {signed_through + 1}..{checkpoint.size} changed",

@@ -10,16 +10,22 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from freezegun import freeze_time
 from typer.testing import CliRunner
 
+from firewall.audit.checkpoints import parse_checkpoint, sign_checkpoint
 from firewall.audit.keyfiles import KEY_FILE_ENV, WriterKeys
+from firewall.audit.records import GENESIS_HASH
 from firewall.audit.store import SqlAuditLog
 from firewall.cli.audit import app
 from tests.audit.tampering import LAST, build_log
@@ -160,3 +166,39 @@ def test_two_checkpoints_of_the_same_size_are_the_same_note_text(
     assert first_body == second_body
     assert len(first_body.splitlines()) == 3
     assert first != second  # the log's own cosignature/v1 line says when each was signed
+
+
+def test_the_logs_time_line_is_a_spec_cosignature_by_its_own_key(
+    sqlite_url: str, writer_keys: WriterKeys, key_files: tuple[Path, Path]
+) -> None:
+    """Checked by hand from the specs: key ID type 0x04, message header, POSIX seconds."""
+    with freeze_time("2025-01-31 09:00:00"), SqlAuditLog(sqlite_url, keys=writer_keys) as log:
+        build_log(sqlite_url, log)
+        note = log.checkpoint()
+    assert note is not None
+    name, _, encoded = key_files[1].read_text().strip().split("+", 2)
+    public = base64.b64decode(encoded)[1:]
+    key_id = hashlib.sha256(name.encode() + b"\n\x04" + public).digest()[:4]
+    body = note[: note.rindex("\n\n") + 1]
+    lines = [line.split(" ") for line in note[len(body) + 1 :].strip().split("\n")]
+    [raw] = [base64.b64decode(sig) for _, n, sig in lines if base64.b64decode(sig)[:4] == key_id]
+    timestamp = int.from_bytes(raw[4:12], "big")
+    assert timestamp == 1738314000  # 2025-01-31T09:00:00Z
+    message = f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+    Ed25519PublicKey.from_public_bytes(public).verify(raw[12:], message)
+    assert name in {n for _, n, _ in lines}
+
+
+def test_checkpoints_written_before_this_format_still_verify(
+    bundle: Path, writer_keys: WriterKeys, key_files: tuple[Path, Path]
+) -> None:
+    """Old logs carry 'chain' and 'time' extension lines; they keep verifying."""
+    hashes = [line[9:80] for line in (bundle / "records.jsonl").read_text().splitlines()]
+    for path in checkpoint_files(bundle):
+        checkpoint = parse_checkpoint(path.read_text()).checkpoint
+        chain = hashes[checkpoint.size - 1] if checkpoint.size else GENESIS_HASH
+        legacy = replace(checkpoint, chain=chain, time="2025-01-31T09:00:00.000000+00:00")
+        path.write_text(sign_checkpoint(legacy, [writer_keys.signing]))
+    code, out = verify("--bundle", str(bundle), "--public-key", str(key_files[1]))
+    assert code == 0, out
+    assert f"signed through seq {LAST}" in out
