@@ -202,3 +202,22 @@ def test_checkpoints_written_before_this_format_still_verify(
     code, out = verify("--bundle", str(bundle), "--public-key", str(key_files[1]))
     assert code == 0, out
     assert f"signed through seq {LAST}" in out
+
+
+def test_a_witness_cosigned_off_box_checkpoint_vouches_for_the_database_log(
+    sqlite_url: str, writer_keys: WriterKeys, key_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The flow the README describes: mirror off the box, a witness cosigns, audit."""
+    offbox = tmp_path / "offbox"
+    with SqlAuditLog(sqlite_url, keys=writer_keys, checkpoint_dir=offbox) as log:
+        build_log(sqlite_url, log)
+        log.checkpoint()
+    witness = Witness()
+    kept = tmp_path / "kept.checkpoint"
+    kept.write_text(witness.cosign((offbox / "latest.checkpoint").read_text()))
+    code, out = verify(
+        "--db", sqlite_url, "--public-key", str(key_files[1]), "--trusted-checkpoint", str(kept),
+        "--witness-key", str(witness_file(tmp_path, witness)),
+    )  # fmt: skip
+    assert code == 0, out
+    assert f"cosigned by your witness quorum through seq {LAST}" in out
