@@ -6,7 +6,8 @@ history to the witnesses and another to an auditor is caught by the witnesses, s
 auditor who requires ``quorum`` of the witnesses they name trusts records only as far as
 a checkpoint with that many valid cosignatures reaches. Records after it are reported as
 ``unwitnessed_tail`` (inconclusive, not tampered); a forged cosignature by a named
-witness is a ``bad_signature``.
+witness is a ``bad_signature``. The log's own keys never count as witnesses (their
+``cosignature/v1`` line only says when the log signed).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def check_witnesses(
 ) -> int:
     """The largest size cosigned by ``quorum`` of ``keys``; findings for what is not."""
     keys, quorum = witnesses
+    log_keys = {key.public for key in coverage.trusted.values()}
+    keys = tuple(key for key in keys if key.public not in log_keys)  # the log is no witness
     witnessed = 0
     for claim in claims:
         if not is_consistent(claim, chain, coverage.trusted, origin):

@@ -221,3 +221,21 @@ def test_a_witness_cosigned_off_box_checkpoint_vouches_for_the_database_log(
     )  # fmt: skip
     assert code == 0, out
     assert f"cosigned by your witness quorum through seq {LAST}" in out
+
+
+def test_the_logs_own_time_line_never_counts_as_a_witness(
+    bundle: Path, key_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Naming the log's key as a witness does not let the log witness itself."""
+    name, _, encoded = key_files[1].read_text().strip().split("+", 2)
+    public = base64.b64decode(encoded)[1:]
+    key_id = hashlib.sha256(name.encode() + b"\n\x04" + public).digest()[:4]
+    own = tmp_path / "own.vkey"
+    vkey = base64.b64encode(b"\x04" + public).decode()
+    own.write_text(f"{name}+{key_id.hex()}+{vkey}\n")
+    code, out = verify(
+        "--bundle", str(bundle), "--public-key", str(key_files[1]), "--witness-key", str(own),
+        "--json",
+    )  # fmt: skip
+    assert code == 2, out
+    assert '"kind": "unwitnessed_tail"' in out
