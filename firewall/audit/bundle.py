@@ -129,9 +129,9 @@ def latest_note(notes: list[tuple[str, str]]) -> str:
     parsed = []
     for _, note in notes:
         try:
-            parsed.append((parse_checkpoint(note).checkpoint, note))
+            parsed.append((parse_checkpoint(note), note))
         except AuditError:
             continue
     if not parsed:
         raise AuditError("no readable checkpoint")
-    return max(parsed, key=lambda item: (item[0].size, item[0].time))[1]
+    return max(parsed, key=lambda item: (item[0].checkpoint.size, item[0].claimed_time or ""))[1]

@@ -2,15 +2,22 @@
 
 A checkpoint reads::
 
-    agent-firewall/audit/3f9c...          <- origin: the log's identity
+    example.com/audit                     <- origin: the log's identity
     1204                                  <- tree size = number of records
     Zm9vYmFy...=                          <- base64 Merkle root (RFC 6962)
-    chain sha256:4be1...                  <- extension: hash of record 1204 (chain head)
-    time 2025-01-31T09:00:00.000000+00:00 <- extension: when it was signed
 
-    — firewall-audit-2025 AbCdEf...       <- per signature: name, base64(key ID || sig)
+    — example.com/audit AbCdEf...         <- Ed25519 note signature by the log's key
+    — example.com/audit GhIjKl...         <- cosignature/v1 by the same key: the time
+    — witness.example/w1 MnOpQr...        <- cosignature/v1 by a witness (optional)
 
-The body (up to the blank line) is what is signed.
+The body (up to the blank line) is what is signed. It has no extension lines, so two
+checkpoints of the same size are the same note text and witnesses can merge their
+cosignatures. When it was signed is the timestamp of the log key's own cosignature/v1
+line (c2sp.org/tlog-cosignature). Logs written before carried ``chain <hash>`` and
+``time <ISO-8601>`` extension lines; those still parse.
+
+Per the signed-note spec, signature lines from keys a verifier does not know are
+ignored, whatever their length; a line from a known key must verify.
 """
 
 from __future__ import annotations
@@ -20,41 +27,46 @@ import binascii
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from firewall.audit.keys import SigningKey, VerifierKey
-from firewall.audit.records import HASH_PATTERN, TIME_PATTERN
+from firewall.audit.cosignatures import (
+    COSIGNATURE_LENGTH,
+    SIGNATURE_DASH,
+    CosignerKey,
+    cosignature_line,
+    verified_timestamps,
+)
+from firewall.audit.keys import SigningKey, VerifierKey, check_name
+from firewall.audit.records import HASH_PATTERN, TIME_PATTERN, format_time
 from firewall.errors import AuditError
 
-SIGNATURE_DASH = "\u2014"
 SIGNATURE_LINE = re.compile(rf"{SIGNATURE_DASH} (\S+) (\S+)")
 SIZE_PATTERN = re.compile(r"0|[1-9][0-9]{0,18}")
+MAX_SIGNATURES = 100
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """What one signed statement says about the log."""
+    """What one signed statement says about the log (``chain``/``time``: legacy lines)."""
 
     origin: str
     size: int
     root: bytes
-    chain: str
-    time: str
+    chain: str | None = None
+    time: str | None = None
 
     def body(self) -> str:
         """The signed text, ending with a newline."""
         root = base64.b64encode(self.root).decode("ascii")
-        return f"{self.origin}\n{self.size}\n{root}\nchain {self.chain}\ntime {self.time}\n"
-
-    @property
-    def moment(self) -> datetime:
-        """``time`` as a datetime."""
-        return datetime.fromisoformat(self.time)
+        legacy = (f"chain {self.chain}\n" if self.chain else "") + (
+            f"time {self.time}\n" if self.time else ""
+        )
+        return f"{self.origin}\n{self.size}\n{root}\n{legacy}"
 
 
 @dataclass(frozen=True)
 class NoteSignature:
-    """One signature line: key name, key ID and the signature bytes."""
+    """One signature line: key name, key ID and the bytes after the key ID."""
 
     name: str
     key_hash: int
@@ -62,12 +74,11 @@ class NoteSignature:
 
 
 @dataclass(frozen=True)
-class SignedCheckpoint:
-    """A parsed checkpoint note."""
+class SignedNote:
+    """A parsed signed note: its text (the body) and signature lines."""
 
-    checkpoint: Checkpoint
-    signatures: tuple[NoteSignature, ...]
     body: str
+    signatures: tuple[NoteSignature, ...]
     text: str
 
     @property
@@ -76,27 +87,67 @@ class SignedCheckpoint:
         return self.body.encode("utf-8")
 
 
-def sign_checkpoint(checkpoint: Checkpoint, keys: Sequence[SigningKey]) -> str:
-    """The note text of ``checkpoint`` signed by every key of ``keys``."""
+@dataclass(frozen=True)
+class SignedCheckpoint(SignedNote):
+    """A parsed checkpoint note."""
+
+    checkpoint: Checkpoint
+
+    @property
+    def claimed_time(self) -> str | None:
+        """When the note says it was signed (unverified: for naming and ordering only)."""
+        stamps = [
+            cosignature_time(line.signature)
+            for line in self.signatures
+            if len(line.signature) == COSIGNATURE_LENGTH
+        ]
+        return self.checkpoint.time or max(stamps, default=None)
+
+
+def cosignature_time(signature: bytes) -> str:
+    """The timestamp of a cosignature/v1 signature (after the key ID), as a time string."""
+    seconds = int.from_bytes(signature[:8], "big")
+    try:
+        return format_time(datetime.fromtimestamp(seconds, UTC))
+    except (OverflowError, OSError, ValueError):
+        return format_time(datetime.max.replace(tzinfo=UTC))
+
+
+def sign_checkpoint(
+    checkpoint: Checkpoint, keys: Sequence[SigningKey], timestamp: int | None = None
+) -> str:
+    """The note of ``checkpoint`` signed by every key; ``timestamp``: each key's time line."""
     body = checkpoint.body()
     lines = []
     for key in keys:
         tag = key.verifier.key_hash.to_bytes(4, "big") + key.sign(body.encode("utf-8"))
         lines.append(f"{SIGNATURE_DASH} {key.name} {base64.b64encode(tag).decode('ascii')}\n")
+        if timestamp is not None:
+            lines.append(cosignature_line(key, body, timestamp))
     return body + "\n" + "".join(lines)
+
+
+def parse_note(text: str) -> SignedNote:
+    """Parse a signed note; :class:`AuditError` if it is malformed (signed-note spec)."""
+    if any(char < " " and char != "\n" for char in text):
+        raise AuditError("not a signed note: it holds control characters")
+    body, separator, signature_text = text.rpartition("\n\n")
+    if not separator or not text.endswith("\n"):
+        raise AuditError("not a signed checkpoint: no blank line before the signatures")
+    signatures = tuple(_parse_signature(line) for line in signature_text[:-1].split("\n"))
+    if len(signatures) > MAX_SIGNATURES:
+        raise AuditError(f"note has more than {MAX_SIGNATURES} signatures")
+    return SignedNote(body=body + "\n", signatures=signatures, text=text)
 
 
 def parse_checkpoint(text: str) -> SignedCheckpoint:
     """Parse a checkpoint note; :class:`AuditError` says which line is wrong."""
-    body, separator, signature_text = text.partition("\n\n")
-    if not separator:
-        raise AuditError("not a signed checkpoint: no blank line before the signatures")
-    checkpoint = _parse_body(body.split("\n"))
-    signatures = tuple(_parse_signature(line) for line in signature_text.splitlines())
-    if not signatures:
+    if "\n\n" in text and not text.rpartition("\n\n")[2].strip():
         raise AuditError("checkpoint has no signature lines")
+    note = parse_note(text)
+    checkpoint = _parse_body(note.body[:-1].split("\n"))
     return SignedCheckpoint(
-        checkpoint=checkpoint, signatures=signatures, body=body + "\n", text=text
+        body=note.body, signatures=note.signatures, text=text, checkpoint=checkpoint
     )
 
 
@@ -118,16 +169,19 @@ def _parse_body(lines: list[str]) -> Checkpoint:
     return Checkpoint(origin=origin, size=int(size_text), root=root, chain=chain, time=time)
 
 
-def _parse_extensions(lines: Iterable[str]) -> tuple[str, str]:
+def _parse_extensions(lines: Iterable[str]) -> tuple[str | None, str | None]:
+    """The legacy ``chain``/``time`` lines; other extension lines are opaque."""
     found: dict[str, str] = {}
     for line in lines:
+        if not line:
+            raise AuditError("checkpoint extension lines must not be empty")
         name, _, value = line.partition(" ")
         found.setdefault(name, value)
-    chain, time = found.get("chain", ""), found.get("time", "")
-    if HASH_PATTERN.fullmatch(chain) is None:
-        raise AuditError("checkpoint lacks a valid 'chain sha256:<hex>' line")
-    if TIME_PATTERN.fullmatch(time) is None:
-        raise AuditError("checkpoint lacks a valid 'time <UTC ISO-8601>' line")
+    chain, time = found.get("chain"), found.get("time")
+    if chain is not None and HASH_PATTERN.fullmatch(chain) is None:
+        raise AuditError("checkpoint has a malformed 'chain sha256:<hex>' line")
+    if time is not None and TIME_PATTERN.fullmatch(time) is None:
+        raise AuditError("checkpoint has a malformed 'time <UTC ISO-8601>' line")
     return chain, time
 
 
@@ -135,19 +189,23 @@ def _parse_signature(line: str) -> NoteSignature:
     match = SIGNATURE_LINE.fullmatch(line)
     if match is None:
         raise AuditError(f"malformed signature line {line[:40]!r}")
+    name = match.group(1)
     try:
+        check_name(name)
         raw = base64.b64decode(match.group(2), validate=True)
-    except binascii.Error as exc:
-        raise AuditError(f"signature of {match.group(1)!r} is not base64") from exc
-    if len(raw) != 68:
-        raise AuditError(f"signature of {match.group(1)!r} is not an Ed25519 signature")
-    return NoteSignature(
-        name=match.group(1), key_hash=int.from_bytes(raw[:4], "big"), signature=raw[4:]
-    )
+    except (AuditError, binascii.Error) as exc:
+        raise AuditError(f"malformed signature line of {name[:40]!r}") from exc
+    if len(raw) < 5:
+        raise AuditError(f"signature of {name!r} is too short")
+    return NoteSignature(name=name, key_hash=int.from_bytes(raw[:4], "big"), signature=raw[4:])
 
 
-def signature_status(note: SignedCheckpoint, keys: Iterable[VerifierKey]) -> tuple[str, str]:
-    """``("verified" | "bad_signature" | "unknown_key", key names)`` of ``note``."""
+def signature_status(note: SignedNote, keys: Iterable[VerifierKey]) -> tuple[str, str]:
+    """``("verified" | "bad_signature" | "unknown_key", key names)`` of ``note``.
+
+    Lines whose name and key ID match no key in ``keys`` are ignored (witnesses,
+    cosignatures, keys the auditor does not hold).
+    """
     by_id = {(key.name, key.key_hash): key for key in keys}
     good: list[str] = []
     bad: list[str] = []
@@ -160,3 +218,12 @@ def signature_status(note: SignedCheckpoint, keys: Iterable[VerifierKey]) -> tup
     if good:
         return "verified", ", ".join(good)
     return "unknown_key", ", ".join(f"{s.name}+{s.key_hash:08x}" for s in note.signatures)
+
+
+def signed_time(note: SignedCheckpoint, keys: Iterable[VerifierKey]) -> str | None:
+    """When a key of ``keys`` signed ``note``: its valid cosignature/v1 time, or the
+    legacy ``time`` line (covered by the note signature)."""
+    if note.checkpoint.time is not None:
+        return note.checkpoint.time
+    stamps = verified_timestamps(note, [CosignerKey.of(key) for key in keys])
+    return max((cosignature_time(s.to_bytes(8, "big")) for s in stamps), default=None)

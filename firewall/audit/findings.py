@@ -28,12 +28,14 @@ class FindingKind(StrEnum):
     CHECKPOINT_INCONSISTENCY = "checkpoint_inconsistency"
     HEAD_MISMATCH = "head_mismatch"
     STALE_HEAD = "stale_head"
+    UNWITNESSED_TAIL = "unwitnessed_tail"
     ERASED = "erased"
 
 
 SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.UNSUPPORTED_VERSION: "inconclusive",
     FindingKind.STALE_HEAD: "inconclusive",
+    FindingKind.UNWITNESSED_TAIL: "inconclusive",
     FindingKind.ERASED: "info",
 }
 
@@ -92,6 +94,7 @@ class VerifyReport(Frozen):
     root: str | None = None
     origin: str | None = None
     signed_through: int = 0
+    witnessed_through: int | None = None
     checkpoints_checked: int = 0
     trusted_keys: tuple[str, ...] = ()
     erased_subjects: int = 0

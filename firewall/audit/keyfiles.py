@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import structlog
 
@@ -124,28 +125,69 @@ def read_public_keys(path: Path) -> tuple[VerifierKey, ...]:
 def write_private_key_file(
     path: Path, key: SigningKey, previous: Sequence[VerifierKey] = (), *, replace: bool = False
 ) -> None:
-    """Write ``key`` (and the keys it replaces) to ``path`` with mode 0600."""
+    """Write ``key`` (and the keys it replaces) to ``path`` with mode 0600, whole or not
+    at all: a failed write leaves no file behind. Without ``replace``, never overwrites."""
     text = "".join(f"{line}\n" for line in [key.text(), *(k.text() for k in previous)])
-    target = path.with_name(path.name + ".tmp") if replace else path
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    if not replace and path.exists():
+        raise AuditError(f"{path} already exists; not overwriting a key")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(target, flags, 0o600)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)  # fails if a key appeared there meanwhile
     except FileExistsError as exc:
-        raise AuditError(f"{target} already exists; not overwriting a key") from exc
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(text)
-    if replace:
-        os.replace(target, path)
+        raise AuditError(f"{path} already exists; not overwriting a key") from exc
+    except OSError as exc:
+        raise AuditError(f"cannot write key file {path}: {exc}") from exc
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def key_file_stem(name: str) -> str:
+    """A file name for key ``name``: percent-encoded, so ``/`` or ``..`` never make a path."""
+    stem = quote(name, safe="")
+    return "%2E" + stem[1:] if stem.startswith(".") else stem
 
 
 def generate_key_pair(out_dir: Path, name: str | None = None) -> tuple[Path, Path, SigningKey]:
-    """Create ``<name>.key`` (0600) and ``<name>.pub`` in ``out_dir``."""
-    key = SigningKey.generate(name or default_key_name())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    private_path, public_path = out_dir / f"{key.name}.key", out_dir / f"{key.name}.pub"
+    """Create ``<name>.key`` (0600) and ``<name>.pub`` in ``out_dir`` (name percent-encoded).
+
+    Either both files are written or neither: a failure leaves nothing to block a retry.
+    """
+    key = SigningKey.generate(default_key_name() if name is None else name)
+    stem = key_file_stem(key.name)
+    private_path, public_path = out_dir / f"{stem}.key", out_dir / f"{stem}.pub"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if public_path.exists():
+            raise AuditError(f"{public_path} already exists; not overwriting a key")
+    except OSError as exc:
+        raise AuditError(f"cannot write keys into {out_dir}: {exc}") from exc
     write_private_key_file(private_path, key)
-    public_path.write_text(key.verifier.text() + "\n", encoding="ascii")
+    try:
+        write_public_key_file(public_path, key.verifier)
+    except AuditError:
+        private_path.unlink(missing_ok=True)
+        raise
     return private_path, public_path, key
+
+
+def write_public_key_file(path: Path, key: VerifierKey) -> None:
+    """Write the verifier key line of ``key`` to ``path`` atomically."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        temporary.write_text(key.text() + "\n", encoding="ascii")
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise AuditError(f"cannot write public key file {path}: {exc}") from exc
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def sqlite_directory(url: str) -> Path | None:

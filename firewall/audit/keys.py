@@ -31,7 +31,7 @@ from firewall.errors import AuditError
 
 ED25519 = b"\x01"
 PRIVATE_PREFIX = "PRIVATE+KEY+"
-NAME_PATTERN = re.compile(r"[^\s+]+")
+NEW_NAME_PATTERN = re.compile(r"[!-*,-~]{1,255}")  # printable ASCII, no space, no '+'
 
 
 def key_hash(name: str, public: bytes) -> int:
@@ -41,9 +41,22 @@ def key_hash(name: str, public: bytes) -> int:
 
 
 def check_name(name: str) -> str:
-    """``name`` if it is a valid key name (non-empty, no spaces, no ``+``)."""
-    if NAME_PATTERN.fullmatch(name) is None:
-        raise AuditError(f"invalid key name {name!r}: use letters, digits, '-', '.', no '+'")
+    """``name`` if the signed-note spec allows it: non-empty, no Unicode space, no ``+``."""
+    if not name or "+" in name or any(char.isspace() or char < " " for char in name):
+        raise AuditError(
+            f"invalid key name {name[:60]!r}: it must be non-empty, without spaces or '+'"
+        )
+    return name
+
+
+def check_new_name(name: str) -> str:
+    """``name`` if we may create a key under it: printable ASCII without space or ``+``,
+    at most 255 characters, e.g. a schema-less URL like ``example.com/audit``."""
+    if NEW_NAME_PATTERN.fullmatch(name) is None:
+        raise AuditError(
+            f"invalid key name {name[:60]!r}: use 1-255 printable ASCII characters without "
+            "spaces or '+', e.g. the log's origin as a schema-less URL (example.com/audit)"
+        )
     return name
 
 
@@ -121,7 +134,7 @@ class SigningKey:
         seed = Ed25519PrivateKey.generate().private_bytes(
             Encoding.Raw, PrivateFormat.Raw, NoEncryption()
         )
-        return cls(name=check_name(name), seed=seed)
+        return cls(name=check_new_name(name), seed=seed)
 
     @classmethod
     def parse(cls, text: str) -> SigningKey:

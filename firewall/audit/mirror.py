@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 from firewall.audit.checkpoints import parse_checkpoint
@@ -13,9 +14,9 @@ LATEST = "latest.checkpoint"
 
 def checkpoint_file_name(note: str) -> str:
     """``<size, 12 digits>-<UTC time, compact>.checkpoint``: sorts by size, then time."""
-    checkpoint = parse_checkpoint(note).checkpoint
-    compact = checkpoint.moment.strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{checkpoint.size:012d}-{compact}.checkpoint"
+    parsed = parse_checkpoint(note)
+    moment = datetime.fromisoformat(parsed.claimed_time or "1970-01-01T00:00:00+00:00")
+    return f"{parsed.checkpoint.size:012d}-{moment:%Y%m%dT%H%M%S%fZ}.checkpoint"
 
 
 def write_atomically(path: Path, text: str) -> None:

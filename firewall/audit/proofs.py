@@ -9,6 +9,8 @@ older checkpoint is a prefix of the log behind a newer one: nothing was rewritte
 from __future__ import annotations
 
 import base64
+import json
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -32,14 +34,28 @@ CONSISTENCY_FORMAT: Literal["agent-firewall-consistency-proof/1"] = (
 )
 
 
+class RotationStatement(Frozen):
+    """A ``key_rotated`` record (``body``, at ``seq``) and its audit path to ``checkpoint``,
+    a checkpoint signed by the old key: the old key's statement that the new key follows."""
+
+    seq: int
+    body: str
+    path: tuple[str, ...]
+    checkpoint: str
+
+
 class InclusionProof(Frozen):
-    """Record ``seq`` (its exact ``body``) is leaf ``seq - 1`` of the checkpoint's tree."""
+    """Record ``seq`` (its exact ``body``) is leaf ``seq - 1`` of the checkpoint's tree.
+
+    ``rotations`` let a verifier holding an older key reach the key that signed it.
+    """
 
     format: Literal["agent-firewall-inclusion-proof/1"] = INCLUSION_FORMAT
     seq: int
     body: str
     path: tuple[str, ...]
     checkpoint: str
+    rotations: tuple[RotationStatement, ...] = ()
 
 
 class ConsistencyProof(Frozen):
@@ -49,6 +65,7 @@ class ConsistencyProof(Frozen):
     old_checkpoint: str
     new_checkpoint: str
     path: tuple[str, ...]
+    rotations: tuple[RotationStatement, ...] = ()
 
 
 class ProofCheck(Frozen):
@@ -110,15 +127,16 @@ def _trusted(note: SignedCheckpoint, keys: Sequence[VerifierKey], name: str) -> 
         return None
     if not keys:
         return ProofCheck(status="inconclusive", message=f"no trusted public key to check {name}")
-    if status == "unknown_key":
+    if status == "unknown_key":  # not proven wrong: no key you hold signed it
         return ProofCheck(
-            status="invalid", message=f"{name} is signed by keys you do not trust: {who}"
+            status="inconclusive", message=f"{name} is signed only by keys you do not hold: {who}"
         )
     return ProofCheck(status="invalid", message=f"{name} has an invalid signature ({who})")
 
 
 def check_inclusion(proof: InclusionProof, keys: Sequence[VerifierKey]) -> ProofCheck:
     """Check the record, the audit path, and the checkpoint's signature."""
+    keys = follow_rotations(proof.rotations, keys)
     note = parse_checkpoint(proof.checkpoint)
     checkpoint = note.checkpoint
     try:
@@ -150,6 +168,7 @@ def check_proof(data: object, keys: Sequence[VerifierKey]) -> ProofCheck:
 
 def check_consistency(proof: ConsistencyProof, keys: Sequence[VerifierKey]) -> ProofCheck:
     """Check both signatures and that the old tree is a prefix of the new one."""
+    keys = follow_rotations(proof.rotations, keys)
     old_note, new_note = (
         parse_checkpoint(proof.old_checkpoint),
         parse_checkpoint(proof.new_checkpoint),
@@ -164,3 +183,109 @@ def check_consistency(proof: ConsistencyProof, keys: Sequence[VerifierKey]) -> P
         if problem is not None:
             return problem
     return ProofCheck(status="valid", message=f"size {old.size} is a prefix of size {new.size}")
+
+
+def follow_rotations(
+    rotations: Sequence[RotationStatement], keys: Sequence[VerifierKey]
+) -> list[VerifierKey]:
+    """``keys`` plus every key a trusted key endorsed in a proven ``key_rotated`` record."""
+    trusted = list(keys)
+    pending = list(rotations)
+    while pending:
+        endorsed = [(s, _endorsed_key(s, trusted)) for s in pending]
+        added = [key for _, key in endorsed if key is not None]
+        if not added:
+            break
+        trusted += [key for key in dict.fromkeys(added) if key not in trusted]
+        pending = [s for s, key in endorsed if key is None]
+    return trusted
+
+
+def _endorsed_key(
+    statement: RotationStatement, trusted: Sequence[VerifierKey]
+) -> VerifierKey | None:
+    """The new key of ``statement`` if it is proven under a ``trusted`` key's checkpoint
+    and the key it replaces is trusted."""
+    proof = InclusionProof(
+        seq=statement.seq, body=statement.body, path=statement.path, checkpoint=statement.checkpoint
+    )
+    try:
+        check = check_inclusion(proof, trusted)
+    except AuditError:
+        return None
+    record = check.record
+    if check.status != "valid" or record is None or record.event != "key_rotated":
+        return None
+    details = record.details
+    try:
+        old = VerifierKey.parse(str(details.get("old_key")))
+        new = VerifierKey.parse(str(details.get("new_key")))
+    except AuditError:
+        return None
+    return new if old in trusted else None
+
+
+def rotation_statements(
+    rotations: Sequence[tuple[int, str]], notes: Sequence[str], leaves: Sequence[bytes]
+) -> tuple[RotationStatement, ...]:
+    """Statements for the ``(seq, body)`` rotation records, each against the smallest
+    checkpoint of ``notes`` that covers it and is signed by the key it replaces."""
+    statements = []
+    parsed = sorted((parse_checkpoint(note) for note in notes), key=lambda n: n.checkpoint.size)
+    for seq, body in rotations:
+        record = AuditRecord.from_body(body, hash_body(body))
+        try:
+            old = VerifierKey.parse(str(record.details.get("old_key")))
+        except AuditError:
+            continue
+        for note in parsed:
+            covers = note.checkpoint.size >= seq
+            if covers and signature_status(note, [old])[0] == "verified":
+                proof = build_inclusion(seq, body, leaves, note.text)
+                statements.append(
+                    RotationStatement(seq=seq, body=body, path=proof.path, checkpoint=note.text)
+                )
+                break
+    return tuple(statements)
+
+
+TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+
+
+def tlog_proof_text(proof: InclusionProof) -> str:
+    """``proof`` in the C2SP tlog-proof format: the record body as the ``extra`` line,
+    ``index`` = seq - 1, the audit path, a blank line, then the checkpoint verbatim."""
+    extra = base64.b64encode(proof.body.encode("utf-8")).decode("ascii")
+    lines = [TLOG_PROOF_HEADER, f"extra {extra}", f"index {proof.seq - 1}", *proof.path]
+    return "\n".join(lines) + "\n\n" + proof.checkpoint
+
+
+def parse_tlog_proof(text: str) -> InclusionProof:
+    """Read a C2SP tlog-proof written by :func:`tlog_proof_text`; :class:`AuditError` if not."""
+    head, separator, checkpoint = text.partition("\n\n")
+    lines = head.split("\n")
+    if not separator or lines[0] != TLOG_PROOF_HEADER:
+        raise AuditError(f"not a tlog-proof: expected {TLOG_PROOF_HEADER!r} and a blank line")
+    if len(lines) < 3 or not lines[1].startswith("extra ") or not lines[2].startswith("index "):
+        raise AuditError("tlog-proof lacks the 'extra <record body>' or 'index' line")
+    index = lines[2].removeprefix("index ")
+    if re.fullmatch(r"0|[1-9][0-9]{0,18}", index) is None:
+        raise AuditError(f"tlog-proof index {index!r} is not a decimal number")
+    try:
+        body = base64.b64decode(lines[1].removeprefix("extra "), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AuditError(f"tlog-proof extra line is not a base64 record body: {exc}") from exc
+    return InclusionProof(
+        seq=int(index) + 1, body=body, path=tuple(lines[3:]), checkpoint=checkpoint
+    )
+
+
+def read_proof(text: str, keys: Sequence[VerifierKey]) -> ProofCheck:
+    """Check a proof file's text: a tlog-proof, or one of our JSON proofs."""
+    if text.startswith(TLOG_PROOF_HEADER + "\n"):
+        return check_inclusion(parse_tlog_proof(text), keys)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise AuditError(f"the proof is neither JSON nor a tlog-proof: {exc}") from exc
+    return check_proof(data, keys)

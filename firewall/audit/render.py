@@ -24,6 +24,8 @@ def print_report(report: VerifyReport, console: Console) -> None:
             f"{report.checkpoints_checked} checkpoint(s) verified, signed through seq "
             f"{report.signed_through}; keys: {', '.join(report.trusted_keys) or 'none'}"
         )
+    if report.witnessed_through is not None:
+        console.print(f"  cosigned by your witness quorum through seq {report.witnessed_through}")
     for finding in report.findings:
         shown = f"  seq {finding.seq}: {finding.kind.value}: {finding.message}"
         if finding.severity != "info":

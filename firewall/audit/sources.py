@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,3 +76,18 @@ def leaves_and_body(source: LogSource, seq: int | None) -> tuple[list[bytes], st
         if len(leaves) == seq:
             wanted = body
     return leaves, wanted
+
+
+def rotation_records(source: LogSource) -> list[tuple[int, str]]:
+    """``(seq, body)`` of every ``key_rotated`` record, in order."""
+    found: list[tuple[int, str]] = []
+    for seq, (_, _, body) in enumerate(source.rows(), start=1):
+        if '"key_rotated"' not in body:
+            continue
+        try:
+            entry = json.loads(body).get("entry", {})
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(entry, dict) and entry.get("event") == "key_rotated":
+            found.append((seq, body))
+    return found

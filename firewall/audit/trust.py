@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from firewall.audit.chain import ChainChecker, Findings
-from firewall.audit.checkpoints import SignedCheckpoint, signature_status
+from firewall.audit.checkpoints import SignedCheckpoint, signature_status, signed_time
 from firewall.audit.findings import FindingKind
 from firewall.audit.keys import VerifierKey
 from firewall.errors import AuditError
@@ -56,7 +56,7 @@ def check_claims(
     """Check every claim; report problems to ``findings``; return the coverage."""
     trusted = _trusted_keys(claims, chain, keys, origin)
     coverage = Coverage(trusted=trusted)
-    ordered = sorted(claims, key=lambda c: (c.size, c.note.checkpoint.time))
+    ordered = sorted(claims, key=lambda c: (c.size, c.note.claimed_time or ""))
     unknown: list[Claim] = []
     vouched = 0  # the largest size a trusted signature speaks about, consistent or not
     for claim in ordered:
@@ -67,7 +67,7 @@ def check_claims(
         if verdict in {"consistent", "inconsistent", "beyond", "bad_signature"}:
             vouched = max(vouched, claim.size)
         if verdict == "consistent":
-            _count(coverage, claim)
+            _count(coverage, claim, signed_time(claim.note, trusted.values()))
         else:
             _report(verdict, claim, chain, coverage.signed_through, findings)
     if trusted and chain.count > vouched:
@@ -101,10 +101,17 @@ def _verdict(
         return status
     if checkpoint.size > chain.count:
         return "beyond"
-    observed = chain.observed.get(checkpoint.size)
-    if observed != (checkpoint.root, checkpoint.chain):
+    root, last_hash = chain.observed.get(checkpoint.size, (None, None))
+    if root != checkpoint.root or checkpoint.chain not in (None, last_hash):
         return "inconsistent"
     return "consistent"
+
+
+def is_consistent(
+    claim: Claim, chain: ChainChecker, trusted: dict[str, VerifierKey], origin: str | None
+) -> bool:
+    """Whether ``claim`` is validly signed by a ``trusted`` key and matches the records."""
+    return _verdict(claim, chain, trusted, origin) == "consistent"
 
 
 def _endorse(chain: ChainChecker, covered: int, trusted: dict[str, VerifierKey]) -> bool:
@@ -122,10 +129,11 @@ def _endorse(chain: ChainChecker, covered: int, trusted: dict[str, VerifierKey])
     return grew
 
 
-def _count(coverage: Coverage, claim: Claim) -> None:
+def _count(coverage: Coverage, claim: Claim, time: str | None) -> None:
     coverage.checked += 1
     coverage.signed_through = max(coverage.signed_through, claim.size)
-    time = claim.note.checkpoint.time
+    if time is None:
+        return
     if claim.from_auditor:
         coverage.newest_auditor_time = max(time, coverage.newest_auditor_time or time)
     else:
@@ -177,8 +185,9 @@ def _report_inconsistency(
     findings.add(
         FindingKind.CHECKPOINT_INCONSISTENCY,
         first if located is None else located,
-        f"root {_b64(checkpoint.root)}, chain {checkpoint.chain}",
-        f"root {_b64(root)}, chain {last_hash}",
+        f"root {_b64(checkpoint.root)}"
+        + (f", last record {checkpoint.chain}" if checkpoint.chain else ""),
+        f"root {_b64(root)}, last record {last_hash}",
         f"the records up to seq {checkpoint.size} are not the ones {claim.source} "
         f"vouches for: some record in {signed_through + 1}..{checkpoint.size} changed",
     )

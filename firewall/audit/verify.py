@@ -17,12 +17,14 @@ from pathlib import Path
 from firewall.audit.bundle import BundleSource
 from firewall.audit.chain import ChainChecker, Findings
 from firewall.audit.checkpoints import parse_checkpoint, signature_status
+from firewall.audit.cosignatures import CosignerKey, read_witness_keys
 from firewall.audit.findings import FindingKind, Status, VerifyReport
 from firewall.audit.keyfiles import default_public_keys, read_public_keys
 from firewall.audit.keys import VerifierKey
 from firewall.audit.sources import LogSource, SnapshotSource
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.trust import Claim, Coverage, check_claims
+from firewall.audit.witnessing import check_witnesses
 from firewall.errors import AuditError, MissingDependencyError
 
 NO_KEY = "no trusted public key given (--public-key): signatures were not checked"
@@ -36,6 +38,8 @@ class Trust:
     checkpoints: tuple[tuple[str, str], ...] = ()
     max_age_s: float | None = None
     now: datetime | None = None
+    witnesses: tuple[CosignerKey, ...] = ()
+    witness_quorum: int = 0
 
     @classmethod
     def from_files(
@@ -43,16 +47,34 @@ class Trust:
         public_keys: Sequence[Path] = (),
         checkpoints: Sequence[Path] = (),
         max_age_s: float | None = None,
+        witness_keys: Sequence[Path] = (),
+        witness_quorum: int | None = None,
     ) -> Trust:
-        """Read key and checkpoint files; :class:`AuditError` names an unreadable one."""
+        """Read key and checkpoint files; :class:`AuditError` names an unreadable one.
+
+        ``witness_quorum`` defaults to 1 when witness keys are given.
+        """
         keys = tuple(key for path in public_keys for key in read_public_keys(path))
+        witnesses = tuple(key for path in witness_keys for key in read_witness_keys(path))
+        quorum = (1 if witnesses else 0) if witness_quorum is None else witness_quorum
+        if not 0 <= quorum <= len(witnesses):
+            raise AuditError(
+                f"--witness-quorum {quorum} needs at least that many --witness-key keys "
+                f"(got {len(witnesses)})"
+            )
         notes = []
         for path in checkpoints:
             try:
                 notes.append((f"trusted checkpoint {path.name}", path.read_text("utf-8")))
             except (OSError, UnicodeDecodeError) as exc:
                 raise AuditError(f"cannot read checkpoint file {path}: {exc}") from exc
-        return cls(keys=keys, checkpoints=tuple(notes), max_age_s=max_age_s)
+        return cls(
+            keys=keys,
+            checkpoints=tuple(notes),
+            max_age_s=max_age_s,
+            witnesses=witnesses,
+            witness_quorum=quorum,
+        )
 
 
 def verify_store(url: str, trust: Trust | None = None) -> VerifyReport:
@@ -90,13 +112,21 @@ def verify_source(source: LogSource, trust: Trust, *, has_head_row: bool) -> Ver
     except AuditError as exc:
         run.error = str(exc)
     coverage = check_claims(claims, chain, trust.keys, source.origin, run.findings)
+    witnessed = None
+    if trust.witnesses:
+        witnesses = (trust.witnesses, trust.witness_quorum)
+        witnessed = check_witnesses(
+            claims, chain, coverage, witnesses, origin=source.origin, findings=run.findings
+        )
     if run.error is None:
         if has_head_row:
             _check_head_row(source.head_row(), chain, run.findings)
         _check_freshness(coverage, chain, trust, run.findings)
     if not trust.keys and run.error is None:
         run.error = NO_KEY
-    return run.report(chain, coverage, source.origin)
+    return run.report(chain, coverage, source.origin).model_copy(
+        update={"witnessed_through": witnessed}
+    )
 
 
 @dataclass

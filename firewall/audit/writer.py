@@ -26,6 +26,7 @@ from firewall.audit.checkpoints import (
     signature_status,
 )
 from firewall.audit.continuity import LOCK_HEAD_AND_LINKS, READ_LINKS, Continuity
+from firewall.audit.head_link import head_link_line, links_head
 from firewall.audit.heads import (
     HEAD_COLUMNS,
     INSERT_CHECKPOINT,
@@ -204,8 +205,9 @@ class ChainWriter:
     def _sign(
         self, frontier: Frontier, last_hash: str, time: str, signers: Sequence[SigningKey]
     ) -> str:
-        checkpoint = Checkpoint(self.origin, frontier.size, frontier.root(), last_hash, time)
-        note = sign_checkpoint(checkpoint, signers)
+        checkpoint = Checkpoint(self.origin, frontier.size, frontier.root())
+        note = sign_checkpoint(checkpoint, signers, timestamp=_epoch_seconds(time))
+        note += head_link_line(signers[0], checkpoint.body(), last_hash)
         self._trusted = _TrustedHead(note, frontier.size, last_hash, tuple(frontier.hashes()))
         return note
 
@@ -230,11 +232,16 @@ class ChainWriter:
         checkpoint = note.checkpoint
         if checkpoint.origin != self.origin:
             return f"it is signed for log {checkpoint.origin}, not {self.origin}"
-        expected = (head.seq, head.hash, head.frontier.root())
-        if (checkpoint.size, checkpoint.chain, checkpoint.root) != expected:
+        if (checkpoint.size, checkpoint.root) != (head.seq, head.frontier.root()):
             return "the head row does not match its signed checkpoint"
         status, keys = signature_status(note, self.keys.accepted)
-        return None if status == "verified" else f"{status} ({keys})"
+        if status != "verified":
+            return f"{status} ({keys})"
+        if checkpoint.chain is None:
+            linked = links_head(note, head.hash, self.keys.accepted)
+        else:  # a head signed before checkpoints lost their extension lines
+            linked = checkpoint.chain == head.hash
+        return None if linked else "the head row's hash is not the one its writer signed"
 
 
 @dataclass(frozen=True)
@@ -261,3 +268,8 @@ class _TrustedHead:
 
 def _leaf(record: SealedRecord) -> bytes:
     return leaf_hash(record.leaf)
+
+
+def _epoch_seconds(time: str) -> int:
+    """POSIX seconds of a record time string (what a cosignature/v1 line carries)."""
+    return int(datetime.fromisoformat(time).timestamp())

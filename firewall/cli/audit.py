@@ -18,12 +18,20 @@ from firewall.audit.keyfiles import (
     default_key_name,
     default_public_keys,
     generate_key_pair,
+    key_file_stem,
+    write_public_key_file,
 )
 from firewall.audit.keys import SigningKey
 from firewall.audit.mirror import mirror_checkpoint
-from firewall.audit.proofs import build_consistency, build_inclusion, check_proof
+from firewall.audit.proofs import (
+    build_consistency,
+    build_inclusion,
+    read_proof,
+    rotation_statements,
+    tlog_proof_text,
+)
 from firewall.audit.render import print_report, render_records, reveal_references
-from firewall.audit.sources import leaves_and_body, open_source
+from firewall.audit.sources import leaves_and_body, open_source, rotation_records
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.verify import Trust, verify_bundle, verify_store
 from firewall.cli.common import DataDirOption, DbOption, store_url
@@ -70,6 +78,14 @@ def verify(
         float | None,
         typer.Option("--max-age", help="Report a stale head if nothing was signed for S seconds."),
     ] = None,
+    witness_key: Annotated[
+        list[Path] | None,
+        typer.Option("--witness-key", help="A witness's cosignature/v1 vkey file (repeatable)."),
+    ] = None,
+    witness_quorum: Annotated[
+        int | None,
+        typer.Option("--witness-quorum", min=0, help="Witness cosignatures required (default 1)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check hashes, links, signatures and checkpoints; exit 0 valid, 1 tampered, 2 inconclusive."""
@@ -82,7 +98,9 @@ def verify(
             shown = ", ".join(str(path) for path in found)
             console.print(f"note: no --public-key given; trusting the local key(s) {shown}")
     try:
-        trust = Trust.from_files(keys, trusted_checkpoint or [], max_age)
+        trust = Trust.from_files(
+            keys, trusted_checkpoint or [], max_age, witness_key or [], witness_quorum
+        )
     except AuditError as exc:
         report = VerifyReport(status="inconclusive", error=str(exc))
     else:
@@ -145,10 +163,11 @@ def rotate_key(
     with _failing_cleanly(), _writer(db, data_dir, key_file) as log:
         keys = log.writer_keys
         old, path = keys.signing.verifier.key_id, keys.path
-        new_key = SigningKey.generate(name or default_key_name())
+        new_key = SigningKey.generate(default_key_name() if name is None else name)
         record = log.rotate_key(new_key)
         if path is not None:
-            path.with_name(f"{new_key.name}.pub").write_text(new_key.verifier.text() + "\n")
+            public = path.with_name(f"{key_file_stem(new_key.name)}.pub")
+            write_public_key_file(public, new_key.verifier)
     typer.echo(f"rotated {old} -> {new_key.verifier.key_id} (record seq {record.seq})")
     typer.echo(f"new public key: {new_key.verifier.text()}")
 
@@ -214,8 +233,14 @@ def prove(
         Path | None, typer.Option("--checkpoint", help="Prove against this checkpoint.")
     ] = None,
     out: OutFileOption = None,
+    proof_format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="json (with key-rotation statements) or tlog-proof (C2SP)."
+        ),
+    ] = "json",
 ) -> None:
-    """Emit an inclusion proof of record SEQ against a signed checkpoint (JSON)."""
+    """Emit an inclusion proof of record SEQ against a signed checkpoint."""
     url = None if bundle else store_url(db, data_dir)
     with _failing_cleanly(), open_source(url, bundle) as source:
         note = _read(checkpoint_file) if checkpoint_file else latest_note(source.notes())
@@ -223,7 +248,13 @@ def prove(
         if body is None:
             raise AuditError(f"the log has no record {seq}")
         proof = build_inclusion(seq, body, leaves, note)
-    _emit(proof.model_dump_json(indent=2), out)
+        notes = [text for _, text in source.notes()]
+        rotations = rotation_statements(rotation_records(source), notes, leaves)
+        proof = proof.model_copy(update={"rotations": rotations})
+        if proof_format not in {"json", "tlog-proof"}:
+            raise AuditError(f"unknown proof format {proof_format!r}: use json or tlog-proof")
+        text = proof.model_dump_json(indent=2)
+        _emit(tlog_proof_text(proof).rstrip("\n") if proof_format == "tlog-proof" else text, out)
 
 
 @app.command("prove-consistency")
@@ -244,7 +275,10 @@ def prove_consistency(
         new_note = _read(new) if new else latest_note(source.notes())
         leaves, _ = leaves_and_body(source, None)
         proof = build_consistency(_read(old), new_note, leaves)
-    _emit(proof.model_dump_json(indent=2), out)
+        notes = [text for _, text in source.notes()]
+        rotations = rotation_statements(rotation_records(source), notes, leaves)
+        proof = proof.model_copy(update={"rotations": rotations})
+        _emit(proof.model_dump_json(indent=2), out)
 
 
 @app.command("verify-proof")
@@ -256,7 +290,7 @@ def verify_proof(
     """Check a proof offline; exit 0 valid, 1 invalid, 2 inconclusive (no trusted key)."""
     with _failing_cleanly():
         trust = Trust.from_files(public_key or [])
-        result = check_proof(json.loads(_read(proof_file)), trust.keys)
+        result = read_proof(_read(proof_file), trust.keys)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -279,9 +313,11 @@ def _read(path: Path) -> str:
 def _emit(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text)
-    else:
-        out.write_text(text + "\n", encoding="utf-8")
-        typer.echo(f"wrote {out}")
+        return
+    if not out.parent.is_dir():
+        raise AuditError(f"cannot write {out}: directory {out.parent} does not exist")
+    out.write_text(text + "\n", encoding="utf-8")
+    typer.echo(f"wrote {out}")
 
 
 @contextmanager

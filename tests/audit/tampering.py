@@ -195,8 +195,8 @@ def resign_everything(url: str, key: SigningKey) -> None:
         head = conn.execute(select(head_table)).one()
         old = parse_checkpoint(head.note).checkpoint
         frontier = Frontier(head.seq, [bytes.fromhex(h) for h in json.loads(head.frontier)])
-        forged = Checkpoint(old.origin, head.seq, frontier.root(), head.hash, old.time)
-        note = sign_checkpoint(forged, [key])
+        forged = Checkpoint(old.origin, head.seq, frontier.root())
+        note = sign_checkpoint(forged, [key], timestamp=1738314000)
         conn.execute(update(head_table).values(note=note))
         conn.execute(delete(checkpoints_table))
 
@@ -234,8 +234,7 @@ def roll_head_back_to(url: str, note: str) -> None:
     """Make the head row say what an older signed checkpoint said (after a truncation)."""
     checkpoint = parse_checkpoint(note).checkpoint
     point_head_at_records(url)
+    last_hash = next(row[1] for row in rows(url) if row[0] == checkpoint.size)
     with database(url) as conn:
-        conn.execute(
-            update(head_table).values(note=note, seq=checkpoint.size, hash=checkpoint.chain)
-        )
+        conn.execute(update(head_table).values(note=note, seq=checkpoint.size, hash=last_hash))
         conn.execute(delete(checkpoints_table).where(checkpoints_table.c.size > checkpoint.size))

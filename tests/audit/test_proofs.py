@@ -75,9 +75,11 @@ def test_a_changed_inclusion_proof_is_invalid(
     assert (result.status, result.exit_code) == ("invalid", 1)
 
 
-def test_a_proof_against_a_key_you_do_not_trust_is_invalid(log: SqlAuditLog) -> None:
+def test_a_proof_signed_only_by_keys_you_do_not_hold_is_inconclusive(log: SqlAuditLog) -> None:
+    """Exit 2 means "no trusted key": not proven wrong, not proven right (issue 14)."""
     stranger = SigningKey.generate("stranger").verifier
-    assert check_inclusion(inclusion(log, 2), [stranger]).status == "invalid"
+    result = check_inclusion(inclusion(log, 2), [stranger])
+    assert (result.status, result.exit_code) == ("inconclusive", 2)
 
 
 def test_without_a_key_a_proof_is_inconclusive(log: SqlAuditLog) -> None:
