@@ -57,6 +57,12 @@ class SlackSettings(Frozen):
         description="Approver id (as in [approvers]) -> Slack user id. Group members that "
         "are not listed here are taken to be Slack user ids themselves.",
     )
+    team_id: SlackId | None = Field(
+        default=None, description="The workspace (team) id; requests from others are refused."
+    )
+    api_app_id: SlackId | None = Field(
+        default=None, description="The Slack app id; requests for other apps are refused."
+    )
     mode: Literal["http", "socket"] = "http"
     api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base.")
     # Names of environment variables, never the secrets themselves:

@@ -19,7 +19,15 @@ from firewall.audit.store import SqlAuditLog
 from firewall.service_config import ServiceConfig, hash_token, parse_service_config
 from firewall.types import Hold, Principal, ToolCall, new_id
 from tests.adapters.slack.mock_slack import BOT_TOKEN, MockSlack
-from tests.adapters.slack.payloads import CHANNEL, SIGNING_SECRET, block_action, form, signed
+from tests.adapters.slack.payloads import (
+    APP_ID,
+    CHANNEL,
+    SIGNING_SECRET,
+    TEAM,
+    block_action,
+    form,
+    signed,
+)
 
 POLICY_DIR = Path(__file__).parents[2] / "policies" / "rego"
 USERS = {"alice": "U0ALICE", "carol": "U0CAROL", "dave": "U0DAVE", "bob": "U0BOB", "erin": "U0ERIN"}
@@ -60,7 +68,8 @@ def render_toml(db_url: str, slack_url: str | None, interval_s: float = 0.05) ->
     tokens = "\n".join(f'{name} = "{hash_token(token)}"' for name, token in TOKENS.items())
     users = "\n".join(f'{name} = "{slack_id}"' for name, slack_id in USERS.items())
     slack = (
-        f'[slack]\nchannel = "{CHANNEL}"\napi_url = "{slack_url}"\n\n[slack.users]\n{users}\n'
+        f'[slack]\nchannel = "{CHANNEL}"\napi_url = "{slack_url}"\n'
+        f'team_id = "{TEAM["id"]}"\napi_app_id = "{APP_ID}"\n\n[slack.users]\n{users}\n'
         if slack_url
         else ""
     )
