@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -35,7 +36,7 @@ GROUPS = {
     "supervisors": frozenset({"alice", "carol", "dave", "bob"}),
     "finance": frozenset({"erin"}),
 }
-TOKENS = {name: f"rest-token-of-{name}-0123456789" for name in ("alice", "carol", "bob", "erin")}
+TOKENS = {name: secrets.token_urlsafe(32) for name in ("alice", "carol", "bob", "erin")}
 AGENT = Principal(
     agent_id="support-bot",
     tenant="acme",
