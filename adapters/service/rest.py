@@ -71,6 +71,8 @@ def hold_view(record: HoldRecord, personal: tuple[str, ...] = ()) -> dict[str, A
     view = record.model_dump(mode="json", exclude={"args", "principal", "money_arg", "session_id"})
     principal = record.principal
     view["args"] = mask_args(record.args, personal)
+    view["reasons"] = [mask_text(reason) for reason in record.reasons]
+    view["decision_reason"] = mask_text(record.decision_reason) if record.decision_reason else None
     view["amount"] = record.amount
     view["principal"] = {
         "agent_id": principal.get("agent_id"),

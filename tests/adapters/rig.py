@@ -103,6 +103,7 @@ class Rig:
         quorum: int = 1,
         approvers: str = "supervisors",
         now: datetime | None = None,
+        reasons: tuple[str, ...] = ("refund of 900 is above the auto-approve limit of 100",),
         **args: Any,
     ) -> tuple[ToolCall, HoldRecord]:
         """Hold a fresh call as the agent process would."""
@@ -114,7 +115,7 @@ class Rig:
             approvers=approvers,
             quorum=quorum,
             expires_at=(now or datetime.now(UTC)) + TTL,
-            reasons=("refund of 900 is above the auto-approve limit of 100",),
+            reasons=reasons,
         )
         return call, self.agent.open(call, hold, money_arg="amount")
 
