@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, ValidationError
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -172,9 +173,11 @@ class _Api:
             metrics.record("rest", None, "unavailable")
             return _unavailable()
         metrics.record("rest", record, None)
-        if self._runtime.slack is not None:
-            await asyncio.to_thread(_refresh_card, self._runtime, hold_id)
-        return JSONResponse({"hold": self._view(record)})
+        # The card follows after the answer: the approver (and the waiting agent) never
+        # wait for Slack; the worker retries the card if this refresh fails.
+        refresh = BackgroundTask(asyncio.to_thread, _refresh_card, self._runtime, hold_id)
+        background = refresh if self._runtime.slack is not None else None
+        return JSONResponse({"hold": self._view(record)}, background=background)
 
     def _approver(self, request: Request) -> tuple[str | None, str]:
         """The token's owner, or None and why not (``missing_token`` or ``bad_token``)."""
