@@ -13,6 +13,7 @@ from firewall.audit.store import SqlAuditLog
 from firewall.errors import ConfigError
 from firewall.service_config import AUTH_FAILURES_PER_MINUTE, hash_token
 from tests.adapters.rig import TOKENS, Rig
+from tests.adapters.slack.raw_http import connect, head, status_of
 
 
 def _auth(name: str) -> dict[str, str]:
@@ -118,3 +119,15 @@ def test_the_requester_sees_their_own_holds_but_not_others(rig: Rig) -> None:
     assert finance.hold_id in _listed(rig, "bob")
     assert finance.hold_id not in _listed(rig, "carol")
     assert rig.http.get(f"/api/holds/{finance.hold_id}", headers=_auth("bob")).status_code == 200
+
+
+def test_oversize_deny_body_is_refused_before_it_is_sent(rig: Rig) -> None:
+    _, record = rig.open_hold()
+    with connect(str(rig.http.base_url)) as sock:
+        headers = {**_auth("carol"), "Content-Type": "application/json"}
+        headers["Content-Length"] = str(48 * 1024 * 1024)
+        sock.sendall(head(f"/api/holds/{record.hold_id}/deny", headers) + b"{" + b" " * 65536)
+        assert status_of(sock) == 413
+    still = rig.agent.get(record.hold_id)
+    assert still is not None
+    assert still.state is HoldState.PENDING
