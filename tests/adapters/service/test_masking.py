@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+
+from firewall.examples.support_agent.backends import Backends
 
 from firewall.audit.store import SqlAuditLog
-from tests.adapters.rig import TOKENS, Rig
+from firewall.factory import build_firewall
+from firewall.types import Deny, DenyCode, ToolCall
+from tests.adapters.rig import AGENT, TOKENS, Rig
 from tests.adapters.slack.payloads import view_submission
 
 CARD = 4111111111111111
@@ -83,3 +88,35 @@ def test_deny_reason_typed_in_slack_is_masked_on_the_card_and_in_the_store(
     assert stored is not None
     assert _leaks(stored.decision_reason or "") == []
     assert _leaks(json.dumps(_audited_reasons(db_url))) == []
+
+
+def test_the_waiting_agents_model_reads_the_deny_reason_masked(rig: Rig) -> None:
+    firewall = build_firewall(rig.runtime.config.firewall, facts=Backends.seeded().facts())
+    call = ToolCall(
+        tool="issue_refund",
+        args={"order_id": "o-2", "amount": 450.0, "reason": "late delivery"},
+        principal=AGENT,
+        session_id="s-mask",
+    )
+    results: list[object] = []
+    agent = threading.Thread(
+        target=lambda: results.append(firewall.run(call, lambda: "ran")), daemon=True
+    )
+    agent.start()
+    try:
+        rig.slack.wait_until(lambda: rig.agent.for_call(call.key), "the hold")
+        hold = rig.agent.for_call(call.key)
+        assert hold is not None
+        denied = rig.http.post(
+            f"/api/holds/{hold.hold_id}/deny", headers=_auth("carol"), json={"reason": REASON}
+        )
+        assert denied.status_code == 200
+        agent.join(60)
+    finally:
+        firewall.close()
+    [result] = results
+    assert isinstance(result, Deny)
+    assert result.code is DenyCode.APPROVAL_DENIED
+    told = json.dumps(result.model_dump(mode="json"), ensure_ascii=False)
+    assert "disputed it" in told
+    assert _leaks(told) == []
