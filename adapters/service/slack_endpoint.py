@@ -26,13 +26,21 @@ from firewall.errors import FirewallError
 from ..slack import SlackApprovals
 from ..slack.requests import Refusal, parse_payload, verify_signature, vet
 from .bodies import BodyRefusedError, read_capped
+from .metrics import ServiceMetrics
 
 log = structlog.get_logger("firewall.service")
 MAX_BODY_BYTES = 256 * 1024
 
 
-def slack_route(slack: SlackApprovals) -> Route:
-    """The Slack request URL route (events, interactivity)."""
+def slack_route(slack: SlackApprovals, metrics: ServiceMetrics | None = None) -> Route:
+    """The Slack request URL route (events, interactivity); refusals counted in ``metrics``."""
+
+    def _refused(refusal: Refusal) -> JSONResponse:
+        if metrics is not None:
+            metrics.slack_refusals.labels(status=str(refusal.status)).inc()
+        if refusal.status >= 403:
+            log.warning("slack_request_refused", status=refusal.status, reason=refusal.message)
+        return JSONResponse({"error": refusal.message}, refusal.status)
 
     async def endpoint(request: Request) -> Response:
         secret = slack.signing_secret
@@ -51,6 +59,8 @@ def slack_route(slack: SlackApprovals) -> Route:
             return _refused(Refusal(503, "the service cannot check for replays; try again"))
         if not first_time:
             log.info("slack_replay_ignored")
+            if metrics is not None:
+                metrics.slack_replays.inc()
             return Response(status_code=200)
         bolt_request = BoltRequest(
             body=body.decode("utf-8"), query=str(request.query_params), headers=_multi(headers)
@@ -88,9 +98,3 @@ def _first_time(slack: SlackApprovals, signature: str) -> bool | None:
 
 def _multi(headers: dict[str, str]) -> dict[str, str | Sequence[str]]:
     return dict(headers)
-
-
-def _refused(refusal: Refusal) -> JSONResponse:
-    if refusal.status >= 403:
-        log.warning("slack_request_refused", status=refusal.status, reason=refusal.message)
-    return JSONResponse({"error": refusal.message}, refusal.status)

@@ -22,6 +22,8 @@ from firewall.audit.events import AuditEvent, AuditSink
 from .metrics import ServiceMetrics
 
 log = structlog.get_logger("firewall.service")
+MAX_ANNOUNCED = 10_000
+"""Throttled clients remembered for audit-once; past that, expired entries are dropped."""
 
 
 class AuthThrottle:
@@ -45,10 +47,13 @@ class AuthThrottle:
     def throttled(self, client: str, path: str, wait_s: int) -> None:
         """Count a refused attempt of a throttled client (audited once per window)."""
         self._metrics.auth_failures.labels(reason="throttled").inc()
+        now = time.time()
         with self._lock:
-            first = self._announced.get(client, 0.0) <= time.time()
+            first = self._announced.get(client, 0.0) <= now
             if first:
-                self._announced[client] = time.time() + wait_s
+                if len(self._announced) >= MAX_ANNOUNCED:
+                    self._announced = {c: t for c, t in self._announced.items() if t > now}
+                self._announced[client] = now + wait_s
         if first:
             log.warning("rest_auth_throttled", client=client, path=path, wait_s=wait_s)
             self._record(client, path, "throttled")

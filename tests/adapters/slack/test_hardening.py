@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -48,6 +49,12 @@ def _pending(rig: Rig, hold_id: str) -> bool:
 
 def _tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+def _metric(rig: Rig, name: str) -> float:
+    text = rig.http.get("/metrics").text
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
 
 
 def _refusals(db_url: str) -> list[str | None]:
@@ -170,6 +177,7 @@ def test_request_from_another_workspace_or_app_is_refused(
     assert _pending(rig, record.hold_id)
     assert _refusals(db_url) == []
     assert rig.slack.calls_to("chat.postEphemeral") == []
+    assert _metric(rig, 'firewall_slack_requests_refused_total{status="403"}') == 1
 
 
 def test_deny_modal_from_another_workspace_is_refused(rig: Rig) -> None:
@@ -198,6 +206,7 @@ def test_exact_replay_is_acknowledged_without_deciding_or_telling_again(
     assert _refusals(db_url) == []  # no "already approved" refusal
     time.sleep(0.3)  # give a wrongly re-sent ephemeral time to arrive
     assert rig.slack.calls_to("chat.postEphemeral") == []
+    assert _metric(rig, "firewall_slack_replays_total") == 3
 
 
 def test_replayed_deny_click_opens_the_modal_once(rig: Rig) -> None:
