@@ -77,25 +77,45 @@ def _new_hold(slack: MockSlack, url: str, via: str, seen: set[str]) -> str:
     raise RuntimeError("no new hold appeared")
 
 
-def _approve(url: str, via: str, hold_id: str) -> int:
+def _approve(http: httpx.Client, via: str, hold_id: str) -> int:
+    """Approve over ``http``: one keep-alive connection, as Slack's and a REST client's are."""
     if via == "slack":
         body = form(block_action("U0CAROL", APPROVE_ACTION, hold_id, "1700000000.000001"))
-        return httpx.post(f"{url}/slack/events", content=body, headers=signed(body)).status_code
+        return http.post("/slack/events", content=body, headers=signed(body)).status_code
     headers = {"Authorization": f"Bearer {TOKENS['alice']}"}
-    return httpx.post(f"{url}/api/holds/{hold_id}/approve", headers=headers).status_code
+    return http.post(f"/api/holds/{hold_id}/approve", headers=headers).status_code
 
 
-def _report(latencies: list[float], acks: list[float], args: argparse.Namespace) -> None:
+def _p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+def _read_round_trips(http: httpx.Client, hold_id: str, count: int = 200) -> list[float]:
+    """REST round trips that write nothing (showing a hold): the HTTP path alone."""
+    headers = {"Authorization": f"Bearer {TOKENS['alice']}"}
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        http.get(f"/api/holds/{hold_id}", headers=headers).raise_for_status()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _report(
+    latencies: list[float], acks: list[float], reads: list[float], args: argparse.Namespace
+) -> None:
     ordered = sorted(latencies)
-    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
     print(
         f"click-to-run via {args.via}, wake-up by {'redis' if args.redis else 'polling'},"
         f" {len(ordered)} rounds, think {args.think}s:\n"
         f"  median {statistics.median(ordered) * 1000:.1f} ms, mean"
-        f" {statistics.fmean(ordered) * 1000:.1f} ms, p90 {p90 * 1000:.1f} ms,"
+        f" {statistics.fmean(ordered) * 1000:.1f} ms, p90 {_p90(ordered) * 1000:.1f} ms,"
         f" min {ordered[0] * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms\n"
-        f"  click acknowledged (HTTP round trip, decision durable):"
-        f" median {statistics.median(acks) * 1000:.1f} ms"
+        f"  decision HTTP round trip (request in, decision durable, answer out):"
+        f" median {statistics.median(acks) * 1000:.1f} ms, p90 {_p90(acks) * 1000:.1f} ms\n"
+        f"  REST round trip writing nothing (GET a hold, keep-alive, {len(reads)} times):"
+        f" median {statistics.median(reads) * 1000:.2f} ms, p90 {_p90(reads) * 1000:.2f} ms"
     )
 
 
@@ -107,7 +127,10 @@ def run(args: argparse.Namespace) -> None:
         config = Path(tmp) / "firewall.toml"
         config.write_text(render_toml(f"sqlite:///{tmp}/bench.db", slack.url, 0.2), "utf-8")
         options = ("--redis", args.redis) if args.redis else ()
-        with service_process(config, env, *options) as url:
+        with (
+            service_process(config, env, *options) as url,
+            httpx.Client(base_url=url, timeout=30) as http,
+        ):
             command = [sys.executable, "-m", "benchmarks.approval_latency", "--agent",
                        str(config), str(args.rounds), args.redis or ""]  # fmt: skip
             agent = subprocess.Popen(  # noqa: S603
@@ -118,14 +141,15 @@ def run(args: argparse.Namespace) -> None:
                 hold_id = _new_hold(slack, url, args.via, seen)
                 time.sleep(args.think)
                 clicked = time.time()
-                if (status := _approve(url, args.via, hold_id)) != 200:
+                if (status := _approve(http, args.via, hold_id)) != 200:
                     raise RuntimeError(f"approving {hold_id} answered HTTP {status}")
                 acks.append(time.time() - clicked)
                 latencies.append(next_event(agent, "tool_ran")["at"] - clicked)
                 if (kind := next_event(agent, "result")["kind"]) != "executed":
                     raise RuntimeError(f"the held call was not executed: {kind}")
             agent.wait(60)
-    _report(latencies, acks, args)
+            reads = _read_round_trips(http, hold_id)
+    _report(latencies, acks, reads, args)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
 from collections.abc import Mapping
@@ -25,19 +26,53 @@ from firewall.types import Frozen, Identity
 TOKENS_ENV = "FIREWALL_API_TOKENS"
 TOKEN_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"  # noqa: S105 - a pattern, not a secret
 SLACK_ID_PATTERN = r"^[A-Z0-9]{2,32}$"
+MIN_TOKEN_CHARS = 32
+MIN_TOKEN_DISTINCT = 10
+AUTH_FAILURES_PER_MINUTE = 10
+NEW_TOKEN_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
 
 TokenDigest = Annotated[str, Field(pattern=TOKEN_DIGEST_PATTERN)]
 SlackId = Annotated[str, Field(pattern=SLACK_ID_PATTERN)]
 
 
 def hash_token(token: str) -> str:
-    """The digest under which a REST bearer token is configured: ``sha256:<hex>``."""
+    """The digest under which a REST bearer token is configured: ``sha256:<hex>``.
+
+    Only the digest is configured, so this is where a token's strength is checked: a
+    short, repetitive or sequential token is refused (:class:`ConfigError`).
+    """
+    if problem := token_weakness(token):
+        message = f"token too weak: {problem}; make one with {NEW_TOKEN_HINT}"
+        raise ConfigError("service.tokens", message)
+    return _digest(token)
+
+
+def token_weakness(token: str) -> str | None:
+    """Why ``token`` is too easy to guess, or None.
+
+    A token made by a random generator passes; a short one, one with few different
+    characters, runs or sequences (``aaaa``, ``1234``) or a repeated part does not.
+    """
+    if len(token) < MIN_TOKEN_CHARS:
+        return f"{len(token)} characters, at least {MIN_TOKEN_CHARS} are needed"
+    if len(set(token)) < MIN_TOKEN_DISTINCT:
+        return f"only {len(set(token))} different characters"
+    steps = sum(abs(ord(a) - ord(b)) <= 1 for a, b in itertools.pairwise(token))
+    if steps * 2 > len(token):
+        return "it is made of runs or sequences of characters"
+    grams = [token[i : i + 4] for i in range(len(token) - 3)]
+    if len(set(grams)) * 10 < len(grams) * 9:
+        return "parts of it repeat"
+    return None
+
+
+def _digest(token: str) -> str:
     return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def approver_for_token(tokens: Mapping[str, str], token: str) -> str | None:
     """The approver whose token digest matches, compared in constant time; else None."""
-    presented = hash_token(token)
+    presented = _digest(token)
     owner = None
     for approver, digest in tokens.items():
         if hmac.compare_digest(presented, digest):
@@ -56,6 +91,12 @@ class SlackSettings(Frozen):
         default_factory=dict,
         description="Approver id (as in [approvers]) -> Slack user id. Group members that "
         "are not listed here are taken to be Slack user ids themselves.",
+    )
+    team_id: SlackId | None = Field(
+        default=None, description="The workspace (team) id; requests from others are refused."
+    )
+    api_app_id: SlackId | None = Field(
+        default=None, description="The Slack app id; requests for other apps are refused."
     )
     mode: Literal["http", "socket"] = "http"
     api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base.")
@@ -110,6 +151,11 @@ class ServiceSettings(Frozen):
     )
     redis_url: str | None = Field(default=None, description="Pub/sub for prompt wake-ups.")
     sync_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    auth_failures_per_minute: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=AUTH_FAILURES_PER_MINUTE,
+        description="Failed REST authentications a client may make per minute before all "
+        "its requests are refused (429) until the minute has passed.",
+    )
 
 
 class ServiceConfig(Frozen):

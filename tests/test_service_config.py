@@ -16,6 +16,9 @@ from firewall.service_config import (
     tokens_from_env,
 )
 
+ALICE_TOKEN = "alice-kP3vQ9zR7wX2mN8bL4tY6hJ1sD5fG0cV"
+CAROL_TOKEN = "carol-Zq8Wn2Lx5Rv7Tb3Mk9Pj4Hs6Gd1Fc0Ya"
+
 BASE = {"tools": [{"name": "issue_refund", "scope": "refunds:write"}]}
 
 
@@ -24,7 +27,7 @@ def test_tables_are_split_off_and_validated() -> None:
         {
             **BASE,
             "approvers": {"supervisors": ["alice"]},
-            "service": {"port": 9000, "tokens": {"alice": hash_token("t")}},
+            "service": {"port": 9000, "tokens": {"alice": hash_token(ALICE_TOKEN)}},
             "slack": {"channel": "C0APPROVALS", "users": {"alice": "U0ALICE"}},
         }
     )
@@ -90,15 +93,15 @@ def test_socket_mode_needs_the_app_token_not_the_signing_secret(
 
 
 def test_token_owner_is_found_by_digest_only() -> None:
-    tokens = {"alice": hash_token("alice-token"), "carol": hash_token("carol-token")}
-    assert approver_for_token(tokens, "carol-token") == "carol"
-    assert approver_for_token(tokens, "alice-token ") is None
-    assert approver_for_token(tokens, hash_token("alice-token")) is None
+    tokens = {"alice": hash_token(ALICE_TOKEN), "carol": hash_token(CAROL_TOKEN)}
+    assert approver_for_token(tokens, CAROL_TOKEN) == "carol"
+    assert approver_for_token(tokens, ALICE_TOKEN + " ") is None
+    assert approver_for_token(tokens, hash_token(ALICE_TOKEN)) is None
 
 
 def test_tokens_from_the_environment_must_be_digests() -> None:
-    assert tokens_from_env({TOKENS_ENV: f'{{"bob": "{hash_token("x")}"}}'}) == {
-        "bob": hash_token("x")
+    assert tokens_from_env({TOKENS_ENV: f'{{"bob": "{hash_token(CAROL_TOKEN)}"}}'}) == {
+        "bob": hash_token(CAROL_TOKEN)
     }
     assert tokens_from_env({}) == {}
     with pytest.raises(ConfigError, match=TOKENS_ENV):

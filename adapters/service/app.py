@@ -36,7 +36,7 @@ def create_app(runtime: ServiceRuntime, *, own_runtime: bool = True) -> Starlett
     if runtime.slack is not None:
         from .slack_endpoint import slack_route  # noqa: PLC0415 - needs the slack extra
 
-        routes.append(slack_route(runtime.slack))
+        routes.append(slack_route(runtime.slack, runtime.metrics))
     return Starlette(routes=routes, lifespan=_lifespan(runtime, own_runtime))
 
 

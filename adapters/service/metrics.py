@@ -39,6 +39,23 @@ class ServiceMetrics:
             ["channel", "code"],
             registry=self.registry,
         )
+        self.auth_failures = Counter(
+            "firewall_rest_auth_failures",
+            "REST requests refused for their credentials: bad or missing token, or throttled",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.slack_refusals = Counter(
+            "firewall_slack_requests_refused",
+            "Requests to /slack/events refused before bolt saw them, by HTTP status",
+            ["status"],
+            registry=self.registry,
+        )
+        self.slack_replays = Counter(
+            "firewall_slack_replays",
+            "Exact replays of handled Slack requests, acknowledged and dropped",
+            registry=self.registry,
+        )
         self.time_to_decision = Histogram(
             "firewall_hold_time_to_decision_seconds",
             "From a hold being opened to its decision",

@@ -1,7 +1,9 @@
 """The REST API for approvers outside Slack: list, show, approve and deny holds.
 
 Every route needs ``Authorization: Bearer <token>``; the approver is whoever owns the
-token (compared as SHA-256 digests in constant time), never a field of the body.
+token (compared as SHA-256 digests in constant time), never a field of the body. Failed
+authentications are throttled per client (see :mod:`.throttle`). A token's owner sees
+only the holds they may decide and the holds of calls they requested, nobody else's.
 The same rules as in Slack apply: group membership, no self-approval, quorum, one
 decision per hold.
 """
@@ -13,17 +15,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, ValidationError
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from firewall.approvals.masking import mask_args, mask_text
 from firewall.approvals.models import HoldRecord, HoldState
+from firewall.approvals.people import Approvers
 from firewall.errors import ApprovalError, FirewallError
 from firewall.service_config import approver_for_token
 from firewall.types import Frozen
 
+from .bodies import BodyRefusedError, read_capped
 from .runtime import ServiceRuntime
+from .throttle import AuthThrottle
 
 MAX_BODY_BYTES = 16 * 1024
 REFUSAL_STATUS = {
@@ -66,6 +72,8 @@ def hold_view(record: HoldRecord, personal: tuple[str, ...] = ()) -> dict[str, A
     view = record.model_dump(mode="json", exclude={"args", "principal", "money_arg", "session_id"})
     principal = record.principal
     view["args"] = mask_args(record.args, personal)
+    view["reasons"] = [mask_text(reason) for reason in record.reasons]
+    view["decision_reason"] = mask_text(record.decision_reason) if record.decision_reason else None
     view["amount"] = record.amount
     view["principal"] = {
         "agent_id": principal.get("agent_id"),
@@ -83,17 +91,34 @@ class _Api:
         self._runtime = runtime
         tools = runtime.config.firewall.tools
         self._personal: Mapping[str, tuple[str, ...]] = {t.name: t.personal_args for t in tools}
+        self._people = Approvers(runtime.approvals.groups, runtime.config.aliases())
+        self._throttle = AuthThrottle(
+            runtime.config.service.auth_failures_per_minute, runtime.metrics, runtime.audit
+        )
 
     def authenticated(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            approver = self._approver(request)
+            client = request.client.host if request.client else "unknown"
+            path = request.url.path
+            if wait_s := self._throttle.wait_s(client):
+                await asyncio.to_thread(self._throttle.throttled, client, path, wait_s)
+                return _throttled(wait_s)
+            approver, failure = self._approver(request)
             if approver is None:
+                await asyncio.to_thread(self._throttle.failed, client, path, failure)
                 return _error(401, "unauthenticated", "a valid bearer token is required")
             return await handler(request, approver)
 
         return endpoint
 
-    async def list_holds(self, request: Request, _approver: str) -> Response:
+    def visible(self, record: HoldRecord, approver: str) -> bool:
+        """Whether ``approver`` may see ``record``: they may decide it, or requested it."""
+        members = self._people.groups.get(record.approvers or "", frozenset())
+        requester = record.principal.get("requested_by")
+        mine = isinstance(requester, str) and self._people.among(approver, [requester])
+        return mine or self._people.among(approver, members)
+
+    async def list_holds(self, request: Request, approver: str) -> Response:
         state_name = request.query_params.get("state", "pending")
         try:
             state = None if state_name == "all" else HoldState(state_name)
@@ -104,15 +129,16 @@ class _Api:
             records = await asyncio.to_thread(self._runtime.store.list, state)
         except FirewallError:
             return _unavailable()
-        return JSONResponse({"holds": [self._view(record) for record in records]})
+        shown = [self._view(record) for record in records if self.visible(record, approver)]
+        return JSONResponse({"holds": shown})
 
-    async def show(self, request: Request, _approver: str) -> Response:
+    async def show(self, request: Request, approver: str) -> Response:
         hold_id = request.path_params["hold_id"]
         try:
             record = await asyncio.to_thread(self._runtime.approvals.get, hold_id)
         except FirewallError:
             return _unavailable()
-        if record is None:
+        if record is None or not self.visible(record, approver):
             return _error(404, "unknown_hold", f"there is no hold {hold_id!r}")
         return JSONResponse({"hold": self._view(record)})
 
@@ -147,15 +173,18 @@ class _Api:
             metrics.record("rest", None, "unavailable")
             return _unavailable()
         metrics.record("rest", record, None)
-        if self._runtime.slack is not None:
-            await asyncio.to_thread(_refresh_card, self._runtime, hold_id)
-        return JSONResponse({"hold": self._view(record)})
+        # The card follows after the answer: the approver (and the waiting agent) never
+        # wait for Slack; the worker retries the card if this refresh fails.
+        refresh = BackgroundTask(asyncio.to_thread, _refresh_card, self._runtime, hold_id)
+        background = refresh if self._runtime.slack is not None else None
+        return JSONResponse({"hold": self._view(record)}, background=background)
 
-    def _approver(self, request: Request) -> str | None:
+    def _approver(self, request: Request) -> tuple[str | None, str]:
+        """The token's owner, or None and why not (``missing_token`` or ``bad_token``)."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return None
-        return approver_for_token(self._runtime.tokens, token.strip())
+            return None, "missing_token"
+        return approver_for_token(self._runtime.tokens, token.strip()), "bad_token"
 
     def _view(self, record: HoldRecord) -> dict[str, Any]:
         return hold_view(record, self._personal.get(record.tool, ()))
@@ -170,9 +199,10 @@ def _refresh_card(runtime: ServiceRuntime, hold_id: str) -> None:
 
 
 async def _body(request: Request, model: type[B]) -> B | Response:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        return _error(413, "too_large", f"the body may hold at most {MAX_BODY_BYTES} bytes")
+    try:
+        raw = await read_capped(request, MAX_BODY_BYTES)
+    except BodyRefusedError as exc:
+        return _error(exc.status, "too_large" if exc.status == 413 else "bad_request", exc.message)
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
@@ -185,6 +215,13 @@ async def _body(request: Request, model: type[B]) -> B | Response:
 def _error(status: int, code: str, message: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+def _throttled(wait_s: int) -> JSONResponse:
+    message = f"too many failed authentications from this client; retry in {wait_s} s"
+    response = _error(429, "throttled", message)
+    response.headers["Retry-After"] = str(wait_s)
+    return response
 
 
 def _unavailable() -> JSONResponse:

@@ -11,11 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltResponse
 from slack_sdk import WebClient
+
+from firewall.service_config import SlackSettings
 
 from .cards import APPROVE_ACTION, DENY_ACTION, DENY_MODAL, REASON_BLOCK, REASON_INPUT, deny_modal
 from .decisions import Outcome, SlackDecisions
+from .requests import vet
 from .sync import SLACK_ERRORS
 
 log = structlog.get_logger("firewall.slack")
@@ -31,6 +34,7 @@ def build_bolt_app(
     tool_of: Callable[[str], str | None],
     channel_of: Callable[[str], str | None],
     signing_secret: str | None,
+    settings: SlackSettings,
 ) -> App:
     """A bolt ``App`` deciding holds; ``signing_secret=None`` only for Socket Mode."""
     app = App(
@@ -41,11 +45,28 @@ def build_bolt_app(
         ssl_check_enabled=False,
         url_verification_enabled=True,
     )
+    app.middleware(_vetted(settings))
     handlers = _Handlers(client, decisions, refresh, tool_of, channel_of)
     app.action(APPROVE_ACTION)(handlers.approve)
     app.action(DENY_ACTION)(handlers.open_deny_modal)
     app.view(DENY_MODAL)(handlers.deny)
     return app
+
+
+def _vetted(settings: SlackSettings) -> Callable[..., BoltResponse | None]:
+    """Refuse a payload of the wrong shape, workspace or app before any listener runs.
+
+    The HTTP endpoint checks this before dispatching; Socket Mode requests arrive here only.
+    """
+
+    def middleware(body: Body, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        refusal = vet(body, settings)
+        if refusal is not None:
+            log.warning("slack_request_refused", status=refusal.status, reason=refusal.message)
+            return BoltResponse(status=refusal.status, body=refusal.message)
+        return next()
+
+    return middleware
 
 
 class _Handlers:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     Boolean,
@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     insert,
     select,
     update,
@@ -33,6 +34,8 @@ from firewall.sqlddl import create_missing
 from firewall.sqlite_files import checked_file
 
 UNSHOWN = -1
+REQUEST_MEMORY = timedelta(minutes=10)
+"""How long a signed request is remembered: longer than Slack's five-minute timestamp window."""
 
 metadata = MetaData()
 cards_table = Table(
@@ -45,6 +48,13 @@ cards_table = Table(
     Column("shown_version", Integer, nullable=False),
     Column("outcome_posted", Boolean, nullable=False),
     Column("done", Boolean, nullable=False),
+)
+
+requests_table = Table(
+    "slack_requests",
+    metadata,
+    Column("signature", String(80), primary_key=True),
+    Column("seen_at", UtcDateTime, nullable=False),
 )
 
 
@@ -69,7 +79,7 @@ class SqlCardStore:
         self._lock = threading.Lock() if in_memory else nullcontext()
         try:
             with self._connection() as conn:
-                create_missing(conn, cards_table)
+                create_missing(conn, cards_table, requests_table)
         except StoreError:
             self._engine.dispose()
             raise
@@ -88,6 +98,23 @@ class SqlCardStore:
         try:
             with self._connection() as conn:
                 conn.execute(insert(cards_table).values(row))
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                return False
+            raise
+        return True
+
+    def first_seen(self, signature: str, now: datetime) -> bool:
+        """Remember a signed request; False if it was seen before (an exact replay).
+
+        Requests older than :data:`REQUEST_MEMORY` are forgotten: their timestamps are
+        stale by then, so the signature check refuses them anyway.
+        """
+        try:
+            with self._connection() as conn:
+                forgotten = requests_table.c.seen_at < now - REQUEST_MEMORY
+                conn.execute(delete(requests_table).where(forgotten))
+                conn.execute(insert(requests_table).values(signature=signature, seen_at=now))
         except StoreError as exc:
             if isinstance(exc.__cause__, IntegrityError):
                 return False

@@ -47,7 +47,9 @@ class SlackApprovals:
         )
         self.app_token = credentials.app_token
         secret = credentials.signing_secret
-        self.verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
+        self.signing_secret = secret.get_secret_value() if secret else None
+        self.verifier = SignatureVerifier(self.signing_secret) if self.signing_secret else None
+        self.clock = clock
         self.cards = SqlCardStore(cards_url)
         identities = SlackIdentities(settings.users)
         context = CardContext(identities, approvals.groups, _personal_args(tools))
@@ -67,7 +69,8 @@ class SlackApprovals:
             refresh=self.sync.refresh,
             tool_of=lambda hold_id: _tool_of(approvals, hold_id),
             channel_of=self._card_channel,
-            signing_secret=secret.get_secret_value() if secret else None,
+            signing_secret=self.signing_secret,
+            settings=settings,
         )
 
     def _card_channel(self, hold_id: str) -> str | None:

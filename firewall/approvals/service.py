@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from firewall.approvals.auditing import HoldAuditor
 from firewall.approvals.base import ApprovalStore
+from firewall.approvals.masking import mask_text
 from firewall.approvals.models import HoldRecord, HoldState
 from firewall.approvals.notify import AsyncSleeper, AsyncWakeup, DecisionNotifier, Sleeper, Wakeup
 from firewall.approvals.people import Approvers
@@ -114,7 +115,12 @@ class ApprovalService:
         return self._decide(hold_id, approver, step)
 
     def deny(self, hold_id: str, approver: str, reason: str | None = None) -> HoldRecord:
-        """Deny the hold: one eligible approver's denial is final."""
+        """Deny the hold: one eligible approver's denial is final.
+
+        The free-text ``reason`` is kept with personal data masked: the model, the audit
+        log and every approver read it, none of whom may see a customer's data in clear.
+        """
+        reason = mask_text(reason) if reason else reason
         return self._decide(
             hold_id, approver, lambda record, now: record.with_denial(approver, reason, now)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -19,7 +20,15 @@ from firewall.audit.store import SqlAuditLog
 from firewall.service_config import ServiceConfig, hash_token, parse_service_config
 from firewall.types import Hold, Principal, ToolCall, new_id
 from tests.adapters.slack.mock_slack import BOT_TOKEN, MockSlack
-from tests.adapters.slack.payloads import CHANNEL, SIGNING_SECRET, block_action, form, signed
+from tests.adapters.slack.payloads import (
+    APP_ID,
+    CHANNEL,
+    SIGNING_SECRET,
+    TEAM,
+    block_action,
+    form,
+    signed,
+)
 
 POLICY_DIR = Path(__file__).parents[2] / "policies" / "rego"
 USERS = {"alice": "U0ALICE", "carol": "U0CAROL", "dave": "U0DAVE", "bob": "U0BOB", "erin": "U0ERIN"}
@@ -27,7 +36,7 @@ GROUPS = {
     "supervisors": frozenset({"alice", "carol", "dave", "bob"}),
     "finance": frozenset({"erin"}),
 }
-TOKENS = {name: f"rest-token-of-{name}-0123456789" for name in ("alice", "carol", "bob", "erin")}
+TOKENS = {name: secrets.token_urlsafe(32) for name in ("alice", "carol", "bob", "erin")}
 AGENT = Principal(
     agent_id="support-bot",
     tenant="acme",
@@ -60,7 +69,8 @@ def render_toml(db_url: str, slack_url: str | None, interval_s: float = 0.05) ->
     tokens = "\n".join(f'{name} = "{hash_token(token)}"' for name, token in TOKENS.items())
     users = "\n".join(f'{name} = "{slack_id}"' for name, slack_id in USERS.items())
     slack = (
-        f'[slack]\nchannel = "{CHANNEL}"\napi_url = "{slack_url}"\n\n[slack.users]\n{users}\n'
+        f'[slack]\nchannel = "{CHANNEL}"\napi_url = "{slack_url}"\n'
+        f'team_id = "{TEAM["id"]}"\napi_app_id = "{APP_ID}"\n\n[slack.users]\n{users}\n'
         if slack_url
         else ""
     )
@@ -93,6 +103,7 @@ class Rig:
         quorum: int = 1,
         approvers: str = "supervisors",
         now: datetime | None = None,
+        reasons: tuple[str, ...] = ("refund of 900 is above the auto-approve limit of 100",),
         **args: Any,
     ) -> tuple[ToolCall, HoldRecord]:
         """Hold a fresh call as the agent process would."""
@@ -104,7 +115,7 @@ class Rig:
             approvers=approvers,
             quorum=quorum,
             expires_at=(now or datetime.now(UTC)) + TTL,
-            reasons=("refund of 900 is above the auto-approve limit of 100",),
+            reasons=reasons,
         )
         return call, self.agent.open(call, hold, money_arg="amount")
 

@@ -62,6 +62,8 @@ LOOK_ALIKES = [  # (spelling, what the refusal must name)
 FIELDS = ["agent_id", "tenant", "on_behalf_of", "requested_by", "session_id"]
 runner = CliRunner()
 
+EVE_TOKEN = "eve-Hq7Xk2Wp9Lm4Rt6Vb1Nz8Jc3Gs5Df0Ya"
+
 
 def _wire_call(field: str, value: str) -> dict[str, Any]:
     principal = {"agent_id": "bot-1", "tenant": "acme", field: value}
@@ -274,8 +276,8 @@ def _refusal_codes(log: SqlAuditLog) -> list[str | None]:
 @pytest.mark.parametrize(
     ("table", "owner", "value"),
     [
-        ("tokens", "ALICE", hash_token("eve's token")),
-        ("tokens", "\u0430lice", hash_token("eve's token")),
+        ("tokens", "ALICE", hash_token(EVE_TOKEN)),
+        ("tokens", "\u0430lice", hash_token(EVE_TOKEN)),
         ("users", "Alice", "U0EVE"),
         ("users", "eve", "U0ALICE"),
     ],
@@ -293,7 +295,7 @@ def test_service_config_refuses_look_alike_token_owners_and_slack_users(
 def test_env_token_owner_that_collides_with_a_configured_one_is_refused(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(TOKENS_ENV, json.dumps({"Alice": hash_token("eve's token")}))
+    monkeypatch.setenv(TOKENS_ENV, json.dumps({"Alice": hash_token(EVE_TOKEN)}))
     config = parse_service_config(tomllib.loads(render_toml(url, None)))
     with pytest.raises(ConfigError):
         ServiceRuntime(config).close()

@@ -12,6 +12,7 @@ from slack_sdk.signature import SignatureVerifier
 SIGNING_SECRET = "test-signing-secret-8f14e45f"
 CHANNEL = "C0APPROVALS"
 TEAM = {"id": "T0ACME", "domain": "acme"}
+APP_ID = "A0FIREWALL"
 
 
 def signed(
@@ -42,7 +43,7 @@ def block_action(user_id: str, action_id: str, hold_id: str, message_ts: str) ->
             "name": user_id.lower(),
             "team_id": TEAM["id"],
         },
-        "api_app_id": "A0FIREWALL",
+        "api_app_id": APP_ID,
         "token": "legacy-verification-token",
         "container": {
             "type": "message",
@@ -82,7 +83,7 @@ def view_submission(user_id: str, hold_id: str, reason: str | None) -> dict[str,
             "name": user_id.lower(),
             "team_id": TEAM["id"],
         },
-        "api_app_id": "A0FIREWALL",
+        "api_app_id": APP_ID,
         "token": "legacy-verification-token",
         "trigger_id": f"2345.6789.{user_id}",
         "view": {

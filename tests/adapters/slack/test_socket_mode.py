@@ -84,3 +84,27 @@ def test_service_in_socket_mode_takes_clicks_over_the_websocket_and_acks_them(
     decided = rig.agent.get(record.hold_id)
     assert decided is not None
     assert (decided.state, decided.approvals) == (HoldState.APPROVED, ("carol",))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"team": {"id": "T0EVIL", "domain": "evil"}},
+        {"api_app_id": "A0OTHERAPP"},
+        {"actions": [{"action_id": APPROVE_ACTION, "type": "button"}]},
+        {"user": {"id": ["U0CAROL"], "team_id": "T0ACME"}},
+    ],
+    ids=["other-team", "other-app", "no-value", "user-id-list"],
+)
+def test_socket_mode_refuses_foreign_or_shape_wrong_payloads_before_any_listener(
+    rig: Rig, socket_runtime: ServiceRuntime, change: dict[str, object]
+) -> None:
+    _, record = rig.open_hold()
+    ts = rig.card_ts(record.hold_id)
+    assert socket_runtime.slack is not None
+    payload = {**block_action("U0CAROL", APPROVE_ACTION, record.hold_id, ts), **change}
+    response = socket_runtime.slack.app.dispatch(BoltRequest(body=payload, mode="socket_mode"))
+    assert response.status in {400, 403}
+    pending = rig.agent.get(record.hold_id)
+    assert pending is not None
+    assert (pending.state, pending.approvals) == (HoldState.PENDING, ())
