@@ -58,8 +58,9 @@ default decision := {"outcome": "deny", "reasons": ["no rule for this tool"]}
 
 decision := {"outcome": "allow", "reasons": []} if input.tool.name == "lookup"
 
-decision := {"outcome": "deny", "reasons": [sprintf("no payments for %s", [input.args.customer_id])]} if {
+decision := {"outcome": "deny", "reasons": [reason]} if {
     input.tool.name == "pay"
+    reason := sprintf("no payments for %s", [input.args.customer_id])
 }
 
 decision := {
