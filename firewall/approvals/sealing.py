@@ -169,7 +169,7 @@ def _seal_reason(conn: Connection, row: Mapping[str, Any], pseudonym: str, key: 
 
 def _seal(pseudonym: str, key: bytes, hold_id: str, field: str, value: Any) -> str:
     nonce = secrets.token_bytes(NONCE_BYTES)
-    plain = json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    plain = json.dumps(value, ensure_ascii=False).encode("utf-8")  # order kept, as shown
     ciphertext = AESGCM(key).encrypt(nonce, plain, _bound_to(hold_id, field))
     return f"{SEALED_PREFIX}{pseudonym}:{base64.b64encode(nonce + ciphertext).decode('ascii')}"
 
