@@ -36,6 +36,13 @@ from sqlalchemy.pool import StaticPool
 
 from firewall.approvals.base import check_successor
 from firewall.approvals.models import DECISION_FIELDS, HoldRecord, HoldState
+from firewall.approvals.sealing import (
+    approval_subjects,
+    erase_subject,
+    open_rows,
+    seal_created,
+    seal_decision,
+)
 from firewall.errors import ConfigError, DuplicateCallError, MissingDependencyError, StoreError
 from firewall.sqlddl import create_missing
 from firewall.sqlite_files import checked_file, guard_sqlite_file
@@ -105,6 +112,8 @@ _indexes = (
     Index("ux_approval_holds_scoped_call", *_SCOPE, unique=True),
 )
 _DATETIMES = ("created_at", "expires_at", "decided_at")
+ERASABLE_TABLES = ("approval_subjects", "approval_holds")
+"""The tables an erasure deletes from or rewrites (their files are rewritten afterwards)."""
 
 
 class SqlApprovalStore:
@@ -119,7 +128,7 @@ class SqlApprovalStore:
         self._lock = threading.Lock() if in_memory else nullcontext()
         try:
             with self._connection(begin=True) as conn:
-                create_missing(conn, holds_table, indexes=tuple(_indexes))
+                create_missing(conn, holds_table, approval_subjects, indexes=tuple(_indexes))
         except StoreError:
             self._engine.dispose()
             raise
@@ -132,7 +141,7 @@ class SqlApprovalStore:
         """
         try:
             with self._connection(begin=True) as conn:
-                conn.execute(holds_table.insert().values(_to_row(record)))
+                conn.execute(holds_table.insert().values(seal_created(conn, _to_row(record))))
         except StoreError as exc:
             if isinstance(exc.__cause__, IntegrityError):
                 owner = self.for_call(record.key)
@@ -142,18 +151,16 @@ class SqlApprovalStore:
 
     def get(self, hold_id: str) -> HoldRecord | None:
         """The hold ``hold_id``, or None."""
-        with self._connection() as conn:
-            row = conn.execute(select(holds_table).where(holds_table.c.hold_id == hold_id)).first()
-        return None if row is None else _from_row(row._mapping)
+        query = select(holds_table).where(holds_table.c.hold_id == hold_id)
+        found = self._read(query)
+        return found[0] if found else None
 
     def list(self, state: HoldState | None = None) -> builtins.list[HoldRecord]:
         """All holds, or those in ``state``, oldest first."""
         query = select(holds_table).order_by(holds_table.c.created_at, holds_table.c.hold_id)
         if state is not None:
             query = query.where(holds_table.c.state == state.value)
-        with self._connection() as conn:
-            rows = conn.execute(query).all()
-        return [_from_row(row._mapping) for row in rows]
+        return self._read(query)
 
     def for_call(self, key: CallKey) -> HoldRecord | None:
         """The hold of the call ``key`` names (at most one, by the unique index), or None."""
@@ -161,22 +168,43 @@ class SqlApprovalStore:
         query = select(holds_table).where(
             *(column == value for column, value in zip(_SCOPE, scope, strict=True))
         )
-        with self._connection() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else _from_row(row._mapping)
+        found = self._read(query)
+        return found[0] if found else None
 
     def compare_and_set(self, old: HoldRecord, new: HoldRecord) -> bool:
         """Write ``new`` iff the stored hold is still at ``old.version``; True iff it won."""
         check_successor(old, new)
-        row = _to_row(new)
-        changes = {name: row[name] for name in DECISION_FIELDS}
-        statement = (
-            update(holds_table)
-            .where(holds_table.c.hold_id == old.hold_id, holds_table.c.version == old.version)
-            .values(changes)
-        )
+        stored_args = select(holds_table.c.args).where(holds_table.c.hold_id == old.hold_id)
         with self._connection(begin=True) as conn:
+            row = seal_decision(conn, _to_row(new), conn.execute(stored_args).scalar())
+            changes = {name: row[name] for name in DECISION_FIELDS}
+            statement = (
+                update(holds_table)
+                .where(holds_table.c.hold_id == old.hold_id, holds_table.c.version == old.version)
+                .values(changes)
+            )
             return conn.execute(statement).rowcount == 1
+
+    def erase(self, subject: str) -> tuple[str | None, int]:
+        """Delete ``subject``'s key: their holds read ``[erased]``. ``(pseudonym, holds)``.
+
+        The deleted rows stay in the database files until
+        :func:`firewall.audit.scrub.scrub_files` runs on :data:`ERASABLE_TABLES`
+        (``firewall audit erase`` does both).
+        """
+        with self._connection(begin=True) as conn:
+            return erase_subject(conn, holds_table, subject)
+
+    @property
+    def engine(self) -> Engine:
+        """The store's engine (for erasure's file clean-up)."""
+        return self._engine
+
+    def _read(self, query: Any) -> builtins.list[HoldRecord]:
+        """The holds ``query`` selects, their sealed fields opened."""
+        with self._connection() as conn:
+            rows = open_rows(conn, (row._mapping for row in conn.execute(query)))
+        return [_from_row(row) for row in rows]
 
     def close(self) -> None:
         """Release every pooled connection."""
@@ -240,6 +268,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA secure_delete = ON")  # deleted keys are zeroed, not freed
     finally:
         cursor.close()
 

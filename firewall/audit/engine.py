@@ -99,6 +99,7 @@ def _configure_sqlite(engine: Engine, *, wal: bool, synchronous: SqliteSync) -> 
             if wal:
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute(f"PRAGMA synchronous = {pragma}")
+            cursor.execute("PRAGMA secure_delete = ON")  # deleted keys are zeroed, not freed
         finally:
             cursor.close()
 

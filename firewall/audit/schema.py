@@ -98,6 +98,9 @@ personal_table = Table(
     PrimaryKeyConstraint("pseudonym", "commitment"),
 )
 
+ERASABLE_TABLES = ("audit_subjects", "audit_personal")
+"""The tables an erasure deletes from (their files are rewritten afterwards)."""
+
 pending_metadata = MetaData()
 pending_table = Table(
     "audit_pending",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +43,8 @@ from firewall.audit.maintenance import (
 from firewall.audit.mirror import mirror_checkpoint
 from firewall.audit.reading import AuditSnapshot
 from firewall.audit.records import AuditRecord, SealedRecord, event_data, format_time
-from firewall.audit.schema import check_tables, create_tables, read_meta
+from firewall.audit.schema import ERASABLE_TABLES, check_tables, create_tables, read_meta
+from firewall.audit.scrub import FileScrub, scrub_files
 from firewall.audit.settings import CheckpointPolicy
 from firewall.audit.vault import parse_reference
 from firewall.audit.vault_store import SubjectKeyCache
@@ -164,12 +165,22 @@ class SqlAuditLog:
         return self._writer_or_fail().keys
 
     def erase(self, subject: str) -> Erasure | None:
-        """Destroy ``subject``'s key and values and append ``subject_erased`` (None if unknown)."""
+        """Destroy ``subject``'s key and values and append ``subject_erased`` (None if unknown).
+
+        The deleted rows stay in the database files until :meth:`scrub_files` runs
+        (``firewall audit erase`` does both).
+        """
         with self._maintenance() as (conn, head, writer):
             erasure, note = erase_subject(conn, head, writer, subject)
             self._subject_keys.forget(subject)
         self._mirror(note)
         return erasure
+
+    def scrub_files(self, extra_tables: Sequence[str] = ()) -> FileScrub:
+        """After :meth:`erase`: remove deleted keys from the database files (see
+        :mod:`firewall.audit.scrub`); ``extra_tables`` of other stores in the same database."""
+        self._writer_or_fail()
+        return scrub_files(self._engine, (*ERASABLE_TABLES, *extra_tables))
 
     def checkpoint(self, *, min_age_s: float | None = None) -> str | None:
         """Sign and store a checkpoint of the head now (even if nothing was appended).

@@ -12,19 +12,19 @@ values or link the pseudonym to the person again.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from firewall.audit.freetext import FreeText
 from firewall.audit.jcs import canonical
 from firewall.errors import AuditError
 
@@ -109,12 +109,16 @@ def open_value(key: SubjectKey, sealed: SealedValue) -> Any:
 
 
 def subject_of(data: Mapping[str, Any]) -> str | None:
-    """The data subject of event data: the principal's ``on_behalf_of``, else the call."""
+    """The data subject of event data: the principal's ``on_behalf_of``, else the call.
+
+    A call with personal arguments, or with personal data in its free text (an e-mail
+    address in a reason), and no ``on_behalf_of`` is its own subject (``call:<id>``).
+    """
     principal = data.get("principal") or {}
     subject = principal.get("on_behalf_of") if isinstance(principal, dict) else None
     if isinstance(subject, str) and subject:
         return subject
-    if _personal_args(data):
+    if _personal_args(data) or FreeText(()).has_personal_data(data):
         return f"call:{data.get('call_id') or 'unknown'}"
     return None
 
@@ -124,9 +128,9 @@ def protect(
 ) -> tuple[dict[str, Any], list[SealedValue]]:
     """``data`` with every personal value replaced by its reference, and the sealed values.
 
-    Free text (``reasons``, strings in ``details``) that quotes a personal value, as a
-    policy's reason may ("this session acts for customer 'c-100'"), gets the value
-    replaced by its reference too.
+    Personal values are the subject (``on_behalf_of``), the personal arguments, and in
+    the free text (see :mod:`firewall.audit.freetext`) every quote of those and every
+    piece of detected personal data (e-mail addresses, phone numbers, ...).
     """
     if key is None:
         return data, []
@@ -146,7 +150,7 @@ def protect(
     if personal:
         data = {**data, "args": args | {name: reference(args[name]) for name in personal}}
     mentions = sealed_mentions(subject, [args[name] for name in personal])
-    data = _scrub_mentions(data, mentions, reference)
+    data = FreeText(mentions).seal(data, reference)
     return data, list(sealed.values())
 
 
@@ -159,54 +163,6 @@ def sealed_mentions(subject: Any, personal_values: list[Any]) -> set[str]:
     mentions = [str(subject), str(subject).rsplit(":", 1)[-1]] if subject else []
     mentions += [value for value in personal_values if isinstance(value, str)]
     return {mention for mention in mentions if len(mention) >= MIN_MENTION}
-
-
-def _scrub_mentions(
-    data: dict[str, Any], mentions: set[str], reference: Callable[[Any], str]
-) -> dict[str, Any]:
-    """Replace quoted personal values in the free-text fields of ``data``.
-
-    One pass, longest mention first: text already replaced is never searched again.
-    Only mentions actually found get a reference (and a sealed value).
-    """
-    wanted = sorted(mentions, key=len, reverse=True)
-    if not wanted:
-        return data
-    references: dict[str, str] = {}
-
-    def replace(match: re.Match[str]) -> str:
-        mention = match.group(0)
-        if mention not in references:
-            references[mention] = reference(mention)
-        return references[mention]
-
-    scrub = _scrubber(re.compile("|".join(re.escape(mention) for mention in wanted)), replace)
-    reasons, details = scrub(data.get("reasons") or []), scrub(data.get("details") or {})
-    return {**data, "reasons": reasons, "details": details} if references else data
-
-
-def _scrubber(
-    pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]
-) -> Callable[[Any], Any]:
-    """Rewrites the strings inside a JSON value (not its keys); strings inline: hot path."""
-    search, sub = pattern.search, functools.partial(pattern.sub, replace)
-
-    def scrub(value: Any) -> Any:
-        if isinstance(value, str):
-            return sub(value) if search(value) else value
-        if isinstance(value, dict):
-            return {
-                name: (sub(item) if search(item) else item) if type(item) is str else scrub(item)
-                for name, item in value.items()
-            }
-        if isinstance(value, list | tuple):
-            return [
-                (sub(item) if search(item) else item) if type(item) is str else scrub(item)
-                for item in value
-            ]
-        return value
-
-    return scrub
 
 
 def _personal_args(data: Mapping[str, Any]) -> list[str]:

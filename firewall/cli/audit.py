@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from firewall.approvals.store import SqlApprovalStore
 from firewall.audit.bundle import latest_note
+from firewall.audit.erasure import erase_everywhere
 from firewall.audit.findings import VerifyReport
 from firewall.audit.keyfiles import (
     WriterKeys,
@@ -178,17 +180,28 @@ def erase(
     db: DbOption = None,
     data_dir: DataDirOption = None,
     key_file: KeyFileOption = None,
+    approvals_db: Annotated[
+        str | None,
+        typer.Option(
+            "--approvals-db", help="The approval store's URL (default: the same database)."
+        ),
+    ] = None,
 ) -> None:
-    """Destroy a subject's key (their values become unreadable) and record the erasure."""
-    with _failing_cleanly(), _writer(db, data_dir, key_file) as log:
-        erasure = log.erase(subject)
-    if erasure is None:
-        typer.echo(f"no personal data held for {subject}; nothing erased")
-        return
-    typer.echo(
-        f"erased {subject}: pseudonym {erasure.pseudonym}, {erasure.values_deleted} value(s) "
-        f"destroyed; erasure recorded at seq {erasure.record.seq}"
-    )
+    """Destroy a subject's keys (audit log and holds), scrub the database files, report.
+
+    Exits 1 with NOT DONE if the files could not be vouched for (run it again).
+    """
+    url = store_url(db, data_dir)
+    same = approvals_db in {None, url}
+    with (
+        _failing_cleanly(),
+        _writer(db, data_dir, key_file) as log,
+        SqlApprovalStore(approvals_db or url) as holds,
+    ):
+        result = erase_everywhere(log, holds, subject, same_database=same)
+    typer.echo("\n".join(result.lines()))
+    if not result.complete:
+        raise typer.Exit(1)
 
 
 @app.command()

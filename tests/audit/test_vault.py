@@ -105,7 +105,7 @@ def test_mentions_needing_json_escapes_are_scrubbed_in_nested_details() -> None:
     note = protected["details"]["policy_input"]["history"][0]["note"]
     assert "Zoë" not in note
     assert parse_reference(note.removeprefix("for ")) is not None
-    assert protected["details"]["policy_input"]["history"][1] == ["x"]
+    assert list(protected["details"]["policy_input"]["history"][1]) == ["x"]
     assert 'Zoë "Z" Ng' in {open_value(JANE, value) for value in sealed}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from firewall.approvals import HoldState
 from firewall.audit.store import SqlAuditLog
@@ -150,3 +151,22 @@ def test_quorum_of_two_over_rest(rig: Rig) -> None:
     second = rig.http.post(f"/api/holds/{record.hold_id}/approve", headers=_auth("carol"))
     assert second.json()["hold"]["approvals"] == ["alice", "carol"]
     assert second.json()["hold"]["state"] == "approved"
+
+
+def test_a_deny_reason_naming_a_person_is_shown_but_never_stored_raw(rig: Rig, db_url: str) -> None:
+    """Over REST as through the CLI: the reason is sealed in the chain and in the hold."""
+    _, record = rig.open_hold()
+    reason = "phoned jo.quartz@example.org: not the account holder"
+    response = rig.http.post(
+        f"/api/holds/{record.hold_id}/deny", headers=_auth("carol"), json={"reason": reason}
+    )
+    assert response.json()["hold"]["decision_reason"] == reason
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            bodies = conn.execute(text("SELECT body FROM audit_records")).scalars().all()
+            holds = conn.execute(text("SELECT decision_reason FROM approval_holds")).scalars()
+            stored = [*bodies, *(str(value) for value in holds)]
+    finally:
+        engine.dispose()
+    assert [text_ for text_ in stored if "jo.quartz" in text_] == []
