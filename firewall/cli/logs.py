@@ -10,11 +10,28 @@ from __future__ import annotations
 import logging
 import sys
 from enum import StrEnum
+from typing import Any
 
 import structlog
 from structlog.typing import Processor
 
 from firewall.credentials.redaction import install_log_redaction, redact_secrets
+
+
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes, not when configured."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        return None
+
+
+def _stderr_logger(*_: Any) -> structlog.PrintLogger:
+    return structlog.PrintLogger(sys.stderr)
 
 
 class LogFormat(StrEnum):
@@ -40,11 +57,11 @@ def configure_logging(log_format: LogFormat, level: int = logging.INFO) -> None:
     exceptions = [structlog.processors.format_exc_info] if log_format is LogFormat.JSON else []
     structlog.configure(
         processors=[*shared, *exceptions, renderer],
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=_stderr_logger,
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderr()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],

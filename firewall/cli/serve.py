@@ -99,8 +99,8 @@ def _run(config: ServiceConfig, ready_file: Path | None, log_format: LogFormat) 
     from firewall.adapters.service import serve as serve_app  # noqa: PLC0415
     from firewall.adapters.service.server import base_url  # noqa: PLC0415
 
+    runtime = ServiceRuntime(config)  # a bad configuration fails before logging changes
     configure_logging(log_format)
-    runtime = ServiceRuntime(config)
     try:
         with bind(config.service.host, config.service.port) as sock:
             log.info("service_listening", url=base_url(sock), slack=config.slack is not None)

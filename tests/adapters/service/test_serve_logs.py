@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,8 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 
 from firewall.audit.keyfiles import generate_key_pair
+from firewall.cli.logs import LogFormat, configure_logging
 from tests.adapters.rig import render_toml
 
 REPO = Path(__file__).parents[3]
@@ -47,3 +51,27 @@ def test_json_log_format_writes_one_json_object_per_line(tmp_path: Path) -> None
     assert listening, errors
     assert listening[0]["url"] == url
     assert {"level", "timestamp"} <= set(listening[0])
+
+
+def test_configured_logging_writes_to_the_stderr_of_the_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stream replaced and closed later (test capture, a daemon's redirect) breaks no log call."""
+    saved, root = structlog.get_config(), logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    try:
+        first = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", first)
+        configure_logging(LogFormat.JSON)
+        structlog.get_logger("t").info("first_event", n=1)
+        logging.getLogger("uvicorn.error").warning("from stdlib")
+        first.close()
+        second = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", second)
+        structlog.get_logger("t").info("second_event")
+        events = [json.loads(line)["event"] for line in second.getvalue().splitlines()]
+        assert events == ["second_event"]
+    finally:
+        structlog.configure(**saved)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
