@@ -29,6 +29,9 @@ class FindingKind(StrEnum):
     HEAD_MISMATCH = "head_mismatch"
     STALE_HEAD = "stale_head"
     ERASED = "erased"
+    STRAY_ROW = "stray_row"
+    COLUMN_MISMATCH = "column_mismatch"
+    CHECKPOINT_MISSING = "checkpoint_missing"
 
 
 SEVERITY: dict[FindingKind, Severity] = {
@@ -76,7 +79,8 @@ class VerifyReport(Frozen):
     ``first_finding`` is the first problem (not ``info``) by sequence number.
     ``findings`` holds at most the first 100 findings; ``findings_total`` counts all.
     ``signed_through`` is the last seq covered by a checkpoint signed with a trusted key
-    and consistent with the records. ``error`` says why the log could not be checked
+    and consistent with the records; ``verified_through`` the last seq of the records
+    that verified (signed so, and before any record found bad): what may be displayed. ``error`` says why the log could not be checked
     fully: the verdict is then ``inconclusive`` unless what was read shows tampering.
     """
 
@@ -92,6 +96,7 @@ class VerifyReport(Frozen):
     root: str | None = None
     origin: str | None = None
     signed_through: int = 0
+    verified_through: int = 0
     checkpoints_checked: int = 0
     trusted_keys: tuple[str, ...] = ()
     erased_subjects: int = 0

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Protocol
 
 from firewall.audit.bundle import BundleSource, RawRow
+from firewall.audit.census import check_tables
+from firewall.audit.chain import ChainChecker, Columns, Findings
 from firewall.audit.reading import AuditSnapshot
 from firewall.audit.records import HASH_PREFIX, hash_body
 from firewall.audit.store import SqlAuditLog
@@ -31,6 +33,14 @@ class LogSource(Protocol):
         """The unauthenticated head row of a database (None: empty, or a bundle)."""
         ...
 
+    def checked_rows(self) -> Iterator[tuple[int | None, str | None, str, Columns | None]]:
+        """Like :meth:`rows`, with a database row's lookup columns (``event``, ``call_id``)."""
+        ...
+
+    def check_tables(self, chain: ChainChecker, findings: Findings) -> None:
+        """Report what a database holds beside the chain (nothing, for a bundle)."""
+        ...
+
 
 class SnapshotSource:
     """A :class:`LogSource` over one database snapshot."""
@@ -52,6 +62,15 @@ class SnapshotSource:
     def head_row(self) -> tuple[int, str] | None:
         """``(seq, hash)`` of the head row."""
         return self._view.head()
+
+    def checked_rows(self) -> Iterator[tuple[int | None, str | None, str, Columns | None]]:
+        """Every record from seq 1 on, with its row's ``event`` and ``call_id`` columns."""
+        for seq, record_hash, body, event, call_id in self._view.rows_with_columns():
+            yield seq, record_hash, body, (event, call_id)
+
+    def check_tables(self, chain: ChainChecker, findings: Findings) -> None:
+        """Rows outside the chain, and columns beside signed data (see :mod:`census`)."""
+        check_tables(self._view, chain, findings)
 
 
 @contextmanager

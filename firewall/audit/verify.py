@@ -9,33 +9,40 @@ chain that only hashes correctly proves little, anyone can recompute it.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from firewall.audit.bundle import BundleSource
+from firewall.audit.cadence import CadenceCheck
 from firewall.audit.chain import ChainChecker, Findings
 from firewall.audit.checkpoints import parse_checkpoint, signature_status
 from firewall.audit.findings import FindingKind, Status, VerifyReport
 from firewall.audit.keyfiles import default_public_keys, read_public_keys
 from firewall.audit.keys import VerifierKey
+from firewall.audit.settings import CheckpointPolicy
 from firewall.audit.sources import LogSource, SnapshotSource
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.trust import Claim, Coverage, check_claims
 from firewall.errors import AuditError, MissingDependencyError
 
 NO_KEY = "no trusted public key given (--public-key): signatures were not checked"
+HEAD_NOTE_SOURCE = "signed head"
+RowObserver = Callable[[int | None, str | None, str], None]
 
 
 @dataclass(frozen=True)
 class Trust:
-    """What the auditor brings: public keys, checkpoints kept earlier, a freshness bound."""
+    """What the auditor brings: public keys, checkpoints kept earlier, a freshness bound,
+    and the writers' checkpoint policy (``cadence``), which says when a kept checkpoint
+    must exist."""
 
     keys: tuple[VerifierKey, ...] = ()
     checkpoints: tuple[tuple[str, str], ...] = ()
     max_age_s: float | None = None
     now: datetime | None = None
+    cadence: CheckpointPolicy = CheckpointPolicy()
 
     @classmethod
     def from_files(
@@ -43,6 +50,7 @@ class Trust:
         public_keys: Sequence[Path] = (),
         checkpoints: Sequence[Path] = (),
         max_age_s: float | None = None,
+        cadence: CheckpointPolicy | None = None,
     ) -> Trust:
         """Read key and checkpoint files; :class:`AuditError` names an unreadable one."""
         keys = tuple(key for path in public_keys for key in read_public_keys(path))
@@ -52,7 +60,12 @@ class Trust:
                 notes.append((f"trusted checkpoint {path.name}", path.read_text("utf-8")))
             except (OSError, UnicodeDecodeError) as exc:
                 raise AuditError(f"cannot read checkpoint file {path}: {exc}") from exc
-        return cls(keys=keys, checkpoints=tuple(notes), max_age_s=max_age_s)
+        return cls(
+            keys=keys,
+            checkpoints=tuple(notes),
+            max_age_s=max_age_s,
+            cadence=cadence or CheckpointPolicy(),
+        )
 
 
 def verify_store(url: str, trust: Trust | None = None) -> VerifyReport:
@@ -79,24 +92,48 @@ def verify_bundle(directory: Path, trust: Trust) -> VerifyReport:
         return VerifyReport(status="inconclusive", error=str(exc))
 
 
-def verify_source(source: LogSource, trust: Trust, *, has_head_row: bool) -> VerifyReport:
-    """Verify everything ``source`` holds against ``trust``."""
+def verify_source(
+    source: LogSource, trust: Trust, *, has_head_row: bool, on_row: RowObserver | None = None
+) -> VerifyReport:
+    """Verify everything ``source`` holds against ``trust``.
+
+    ``on_row`` sees every row the chain checker reads, as read (``firewall audit show``
+    keeps the ones to display, and shows those the report says verified).
+    """
     run = _Run(findings=Findings())
     claims = run.claims(source.notes(), trust)
     chain = ChainChecker(run.findings, {claim.size for claim in claims})
+    cadence = CadenceCheck(trust.cadence, _stored(claims, source.origin), run.findings)
+    chain.on_record = cadence.record
     try:
-        for row_seq, stored_hash, body in source.rows():
-            chain.check(row_seq, stored_hash, body)
+        for row_seq, stored_hash, body, columns in source.checked_rows():
+            chain.check(row_seq, stored_hash, body, columns)
+            if on_row is not None:
+                on_row(row_seq, stored_hash, body)
     except AuditError as exc:
         run.error = str(exc)
     coverage = check_claims(claims, chain, trust.keys, source.origin, run.findings)
     if run.error is None:
+        cadence.check_genesis()
+        cadence.finish()
         if has_head_row:
             _check_head_row(source.head_row(), chain, run.findings)
+        source.check_tables(chain, run.findings)
         _check_freshness(coverage, chain, trust, run.findings)
     if not trust.keys and run.error is None:
         run.error = NO_KEY
     return run.report(chain, coverage, source.origin)
+
+
+def _stored(claims: Sequence[Claim], origin: str | None) -> list[tuple[int, str]]:
+    """``(size, time)`` of every checkpoint the log keeps (not the head, not the auditor's)."""
+    return [
+        (claim.size, claim.note.checkpoint.time)
+        for claim in claims
+        if not claim.from_auditor
+        and claim.source != HEAD_NOTE_SOURCE
+        and (origin is None or claim.note.checkpoint.origin == origin)
+    ]
 
 
 @dataclass
@@ -136,6 +173,10 @@ class _Run:
         elif self.findings.has("inconclusive") or self.error is not None:
             status = "inconclusive"
         first = self.findings.first_problem
+        tainted = self.findings.first_record_problem
+        verified_through = coverage.signed_through if tainted is None else min(
+            coverage.signed_through, tainted - 1
+        )
         return VerifyReport(
             status=status,
             first_bad_seq=first.seq if first else None,
@@ -149,6 +190,7 @@ class _Run:
             root=base64.b64encode(chain.frontier.root()).decode("ascii"),
             origin=origin,
             signed_through=coverage.signed_through,
+            verified_through=max(0, verified_through),
             checkpoints_checked=coverage.checked,
             trusted_keys=tuple(sorted(coverage.trusted)),
             erased_subjects=len(chain.erased),

@@ -5,7 +5,14 @@ SQLite the transaction already holds the write lock), checks that the head is wh
 writer signed, seals the records after it, extends the Merkle frontier and signs a
 checkpoint of the new head. So the newest record is always covered by a signature made
 with a key the database does not hold, and sequence numbers never come from a database
-sequence. Every N records or T seconds the signed head is also kept as a checkpoint.
+sequence.
+
+The signed head is also kept as a checkpoint by the first append that crosses a multiple
+of N records or enters a new T-second interval (counted from the Unix epoch). That
+schedule reads only the signed head (its size and signing time) and the configured
+policy, never a column an operator could edit unseen: so every interval in which anything
+was signed has a kept checkpoint, and ``firewall audit verify`` can tell when one is
+missing (see :mod:`firewall.audit.cadence`).
 """
 
 from __future__ import annotations
@@ -134,6 +141,8 @@ class ChainWriter:
         head = parse_head_row(row)
         self.continuity.check_head(head)
         self._check_head(head)
+        assert self._trusted is not None  # noqa: S101 - set by _check_head
+        head.signed_time = self._trusted.time
         return head
 
     def append(
@@ -196,17 +205,22 @@ class ChainWriter:
         sql.run(UPDATE_HEAD, values)
 
     def _checkpoint_due(self, head: HeadState, seq: int, time: str) -> bool:
-        if seq - head.checkpoint_size >= self.policy.every_records:
+        """Whether sealing up to ``seq`` at ``time`` after the signed ``head`` is kept."""
+        every = self.policy.every_records
+        if seq // every > head.seq // every:
             return True
-        elapsed = datetime.fromisoformat(time) - datetime.fromisoformat(head.checkpoint_time)
-        return elapsed.total_seconds() >= self.policy.every_seconds
+        return _interval(time, self.policy.every_seconds) > _interval(
+            head.signed_time, self.policy.every_seconds
+        )
 
     def _sign(
         self, frontier: Frontier, last_hash: str, time: str, signers: Sequence[SigningKey]
     ) -> str:
         checkpoint = Checkpoint(self.origin, frontier.size, frontier.root(), last_hash, time)
         note = sign_checkpoint(checkpoint, signers)
-        self._trusted = _TrustedHead(note, frontier.size, last_hash, tuple(frontier.hashes()))
+        self._trusted = _TrustedHead(
+            note, frontier.size, last_hash, tuple(frontier.hashes()), time
+        )
         return note
 
     def _check_head(self, head: HeadState) -> None:
@@ -220,7 +234,7 @@ class ChainWriter:
                 f"the audit head (seq {head.seq}) is not one this writer can trust: "
                 f"{problem}; refusing to append (run `firewall audit verify`)"
             )
-        self._trusted = _TrustedHead.of(head)
+        self._trusted = _TrustedHead.of(head, parse_checkpoint(head.note).checkpoint.time)
 
     def _head_problem(self, head: HeadState) -> str | None:
         try:
@@ -245,10 +259,11 @@ class _TrustedHead:
     seq: int
     hash: str
     frontier: tuple[bytes, ...]
+    time: str
 
     @classmethod
-    def of(cls, head: HeadState) -> _TrustedHead:
-        return cls(head.note, head.seq, head.hash, tuple(head.frontier.hashes()))
+    def of(cls, head: HeadState, time: str) -> _TrustedHead:
+        return cls(head.note, head.seq, head.hash, tuple(head.frontier.hashes()), time)
 
     def matches(self, head: HeadState) -> bool:
         """Whether ``head`` is this one: same note, and no column edited beside it."""
@@ -257,6 +272,11 @@ class _TrustedHead:
             and (head.seq, head.hash) == (self.seq, self.hash)
             and tuple(head.frontier.hashes()) == self.frontier
         )
+
+
+def _interval(time: str, every_seconds: float) -> int:
+    """The number of the ``every_seconds`` interval (from the Unix epoch) ``time`` is in."""
+    return int(datetime.fromisoformat(time).timestamp() // every_seconds)
 
 
 def _leaf(record: SealedRecord) -> bytes:
