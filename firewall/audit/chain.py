@@ -52,11 +52,19 @@ class Findings:
     first_record_problem: int | None = None
     severities: set[str] = field(default_factory=set)
 
-    def add(
-        self, kind: FindingKind, seq: int, expected: str | None, found: str | None, message: str
+    def add(  # noqa: PLR0917 - a finding's fields, in the order the report shows them
+        self,
+        kind: FindingKind,
+        seq: int,
+        expected: str | None,
+        found: str | None,
+        message: str,
+        through: int | None = None,
     ) -> None:
-        """Record one finding."""
-        finding = Finding(kind=kind, seq=seq, expected=expected, found=found, message=message)
+        """Record one finding (``through``: it lies somewhere in ``seq..through``)."""
+        finding = Finding(
+            kind=kind, seq=seq, expected=expected, found=found, message=message, through=through
+        )
         self.total += 1
         self.severities.add(finding.severity)
         if len(self.kept) < self.limit:

@@ -42,13 +42,18 @@ SEVERITY: dict[FindingKind, Severity] = {
 
 
 class Finding(Frozen):
-    """One finding; ``seq`` is the first sequence number it affects."""
+    """One finding; ``seq`` is the first sequence number it affects.
+
+    ``through``, when set, bounds where the problem lies: some record in
+    ``seq..through`` (a recomputed chain: the signed checkpoints around it say no more).
+    """
 
     kind: FindingKind
     seq: int
     expected: str | None
     found: str | None
     message: str
+    through: int | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -80,8 +85,9 @@ class VerifyReport(Frozen):
     ``findings`` holds at most the first 100 findings; ``findings_total`` counts all.
     ``signed_through`` is the last seq covered by a checkpoint signed with a trusted key
     and consistent with the records; ``verified_through`` the last seq of the records
-    that verified (signed so, and before any record found bad): what may be displayed. ``error`` says why the log could not be checked
-    fully: the verdict is then ``inconclusive`` unless what was read shows tampering.
+    that verified (signed so, and before any record found bad): what may be displayed.
+    ``error`` says why the log could not be checked fully: the verdict is then
+    ``inconclusive`` unless what was read shows tampering.
     """
 
     status: Status
@@ -118,8 +124,11 @@ class VerifyReport(Frozen):
         """One line: the verdict and where the log first breaks (or what it covers)."""
         first = self.first_finding
         if self.status == "tampered" and first is not None:
+            where = f"seq {first.seq}"
+            if first.through is not None and first.through > first.seq:
+                where = f"in seq {first.seq}..{first.through}"
             return (
-                f"TAMPERED: first bad record seq {first.seq}: {first.kind.value}: "
+                f"TAMPERED: first bad record {where}: {first.kind.value}: "
                 f"expected {first.expected}, found {first.found}"
             )
         if self.status == "inconclusive":

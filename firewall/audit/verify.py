@@ -27,6 +27,7 @@ from firewall.audit.store import SqlAuditLog
 from firewall.audit.trust import Claim, Coverage, check_claims
 from firewall.errors import AuditError, MissingDependencyError
 
+DEFAULT_CADENCE = CheckpointPolicy()
 NO_KEY = "no trusted public key given (--public-key): signatures were not checked"
 HEAD_NOTE_SOURCE = "signed head"
 RowObserver = Callable[[int | None, str | None, str], None]
@@ -42,7 +43,7 @@ class Trust:
     checkpoints: tuple[tuple[str, str], ...] = ()
     max_age_s: float | None = None
     now: datetime | None = None
-    cadence: CheckpointPolicy = CheckpointPolicy()
+    cadence: CheckpointPolicy = DEFAULT_CADENCE
 
     @classmethod
     def from_files(
@@ -64,7 +65,7 @@ class Trust:
             keys=keys,
             checkpoints=tuple(notes),
             max_age_s=max_age_s,
-            cadence=cadence or CheckpointPolicy(),
+            cadence=cadence or DEFAULT_CADENCE,
         )
 
 
@@ -174,8 +175,10 @@ class _Run:
             status = "inconclusive"
         first = self.findings.first_problem
         tainted = self.findings.first_record_problem
-        verified_through = coverage.signed_through if tainted is None else min(
-            coverage.signed_through, tainted - 1
+        verified_through = (
+            coverage.signed_through
+            if tainted is None
+            else min(coverage.signed_through, tainted - 1)
         )
         return VerifyReport(
             status=status,

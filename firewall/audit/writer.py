@@ -218,9 +218,7 @@ class ChainWriter:
     ) -> str:
         checkpoint = Checkpoint(self.origin, frontier.size, frontier.root(), last_hash, time)
         note = sign_checkpoint(checkpoint, signers)
-        self._trusted = _TrustedHead(
-            note, frontier.size, last_hash, tuple(frontier.hashes()), time
-        )
+        self._trusted = _TrustedHead(note, frontier.size, last_hash, tuple(frontier.hashes()), time)
         return note
 
     def _check_head(self, head: HeadState) -> None:

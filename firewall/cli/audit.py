@@ -21,8 +21,10 @@ from firewall.audit.keyfiles import (
 )
 from firewall.audit.keys import SigningKey
 from firewall.audit.mirror import mirror_checkpoint
-from firewall.audit.proofs import build_consistency, build_inclusion, check_proof
+from firewall.audit.proofs import ProofCheck, build_consistency, build_inclusion, check_proof
 from firewall.audit.render import print_report, render_records, reveal_references
+from firewall.audit.settings import CheckpointPolicy
+from firewall.audit.showing import show_records
 from firewall.audit.sources import leaves_and_body, open_source
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.verify import Trust, verify_bundle, verify_store
@@ -51,6 +53,23 @@ KeyFileOption = Annotated[
 OutFileOption = Annotated[
     Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")
 ]
+CheckpointEveryOption = Annotated[
+    int,
+    typer.Option(
+        "--checkpoint-every",
+        min=1,
+        help="The writers' [audit] checkpoints.every_records: a checkpoint kept every N records.",
+    ),
+]
+CheckpointSecondsOption = Annotated[
+    float,
+    typer.Option(
+        "--checkpoint-seconds",
+        min=0.001,
+        help="The writers' [audit] checkpoints.every_seconds: and every S seconds.",
+    ),
+]
+DEFAULT_CADENCE = CheckpointPolicy()
 UNREADABLE = 2
 _ERRORS = (AuditError, MissingDependencyError, OSError, ValueError)
 
@@ -70,19 +89,17 @@ def verify(
         float | None,
         typer.Option("--max-age", help="Report a stale head if nothing was signed for S seconds."),
     ] = None,
+    checkpoint_every: CheckpointEveryOption = DEFAULT_CADENCE.every_records,
+    checkpoint_seconds: CheckpointSecondsOption = DEFAULT_CADENCE.every_seconds,
     as_json: JsonOption = False,
 ) -> None:
     """Check hashes, links, signatures and checkpoints; exit 0 valid, 1 tampered, 2 inconclusive."""
     console = _console()
-    keys = list(public_key or [])
     url = None if bundle else store_url(db, data_dir)
-    if not keys and url is not None and (found := default_public_keys(url)):
-        keys = list(found)
-        if not as_json:
-            shown = ", ".join(str(path) for path in found)
-            console.print(f"note: no --public-key given; trusting the local key(s) {shown}")
+    keys = _trusted_keys(public_key, url, None if as_json else console)
+    cadence = _cadence(checkpoint_every, checkpoint_seconds)
     try:
-        trust = Trust.from_files(keys, trusted_checkpoint or [], max_age)
+        trust = Trust.from_files(keys, trusted_checkpoint or [], max_age, cadence)
     except AuditError as exc:
         report = VerifyReport(status="inconclusive", error=str(exc))
     else:
@@ -104,21 +121,40 @@ def show(
     reveal: Annotated[
         bool, typer.Option("--reveal", help="Decrypt personal values (operators only).")
     ] = False,
+    public_key: PublicKeysOption = None,
+    checkpoint_every: CheckpointEveryOption = DEFAULT_CADENCE.every_records,
+    checkpoint_seconds: CheckpointSecondsOption = DEFAULT_CADENCE.every_seconds,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the last records of the log (or of one call)."""
+    """Verify the log, then print its last verified records (or one call's).
+
+    A record is shown only if it verifies (signed by a trusted key, before any record
+    found bad); a call's records are found by the call id the signed record holds.
+    Exit 0 if the whole log verifies, else verify's status (what was withheld, on stderr).
+    """
     url = store_url(db, data_dir)
     with _failing_cleanly():
-        with SqlAuditLog(url, create=False) as log:
-            records = log.last_records(limit, call_id)
-        dumped = [record.model_dump(mode="json") for record in records]
+        keys = _trusted_keys(public_key, url, None)
+        trust = Trust.from_files(keys, cadence=_cadence(checkpoint_every, checkpoint_seconds))
+        shown = show_records(url, trust, call_id, limit)
+        dumped = [record.model_dump(mode="json") for record in shown.records]
         if reveal:
             with SqlAuditLog(url, create=False) as log:
                 dumped = [reveal_references(item, log.reveal) for item in dumped]
     if as_json or reveal:
         typer.echo(json.dumps(dumped, indent=2))
     else:
-        _console().print(render_records(records))
+        _console().print(render_records(shown.records))
+    report = shown.report
+    if shown.withheld:
+        typer.echo(
+            f"withheld {shown.withheld} record(s) after seq {report.verified_through}: "
+            "not verified",
+            err=True,
+        )
+    if not report.valid:
+        typer.echo(report.summary(), err=True)
+    raise typer.Exit(int(report.exit_status))
 
 
 @app.command()
@@ -256,7 +292,11 @@ def verify_proof(
     """Check a proof offline; exit 0 valid, 1 invalid, 2 inconclusive (no trusted key)."""
     with _failing_cleanly():
         trust = Trust.from_files(public_key or [])
-        result = check_proof(json.loads(_read(proof_file)), trust.keys)
+        text = _read(proof_file)
+    try:
+        result = check_proof(json.loads(text), trust.keys)
+    except (ValueError, AuditError) as exc:  # garbled: not a proof of anything
+        result = ProofCheck(status="invalid", message=f"{proof_file} is not a valid proof: {exc}")
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -265,6 +305,26 @@ def verify_proof(
             record = result.record.model_dump(mode="json", exclude_defaults=True)
             typer.echo(json.dumps(record, indent=2))
     raise typer.Exit(result.exit_code)
+
+
+def _trusted_keys(
+    public_keys: list[Path] | None, url: str | None, console: Console | None
+) -> list[Path]:
+    """The keys given, or else the operator's local ones (said on ``console``)."""
+    keys = list(public_keys or [])
+    if not keys and url is not None and (found := default_public_keys(url)):
+        keys = list(found)
+        if console is not None:
+            shown = ", ".join(str(path) for path in found)
+            console.print(f"note: no --public-key given; trusting the local key(s) {shown}")
+    return keys
+
+
+def _cadence(every_records: int, every_seconds: float) -> CheckpointPolicy:
+    try:
+        return CheckpointPolicy(every_records=every_records, every_seconds=every_seconds)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 def _writer(db: str | None, data_dir: Path | None, key_file: Path | None) -> SqlAuditLog:
