@@ -66,11 +66,20 @@ class SnapshotSource:
     def checked_rows(self) -> Iterator[tuple[int | None, str | None, str, Columns | None]]:
         """Every record from seq 1 on, with its row's ``event`` and ``call_id`` columns."""
         for seq, record_hash, body, event, call_id in self._view.rows_with_columns():
-            yield seq, record_hash, body, (event, call_id)
+            # A rebuilt table may hold a seq of another type: compare it as a number.
+            row_seq = seq if type(seq) is int else _as_seq(seq)
+            yield row_seq, record_hash, body, (event, call_id)
 
     def check_tables(self, chain: ChainChecker, findings: Findings) -> None:
         """Rows outside the chain, and columns beside signed data (see :mod:`census`)."""
         check_tables(self._view, chain, findings)
+
+
+def _as_seq(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 @contextmanager

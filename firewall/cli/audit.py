@@ -29,7 +29,8 @@ from firewall.audit.sources import leaves_and_body, open_source
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.verify import Trust, verify_bundle, verify_store
 from firewall.cli.common import DataDirOption, DbOption, store_url
-from firewall.errors import AuditError, MissingDependencyError
+from firewall.config import load_config
+from firewall.errors import AuditError, ConfigError, MissingDependencyError
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Verify and inspect the audit chain."
@@ -54,24 +55,29 @@ OutFileOption = Annotated[
     Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")
 ]
 CheckpointEveryOption = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--checkpoint-every",
         min=1,
-        help="The writers' [audit] checkpoints.every_records: a checkpoint kept every N records.",
+        help="The writers' [audit] checkpoints.every_records (default: --config's, or 1000).",
     ),
 ]
 CheckpointSecondsOption = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--checkpoint-seconds",
         min=0.001,
-        help="The writers' [audit] checkpoints.every_seconds: and every S seconds.",
+        help="The writers' [audit] checkpoints.every_seconds (default: --config's, or 300).",
     ),
 ]
-DEFAULT_CADENCE = CheckpointPolicy()
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="firewall.toml: its audit log (unless --db) and checkpoint policy."
+    ),
+]
 UNREADABLE = 2
-_ERRORS = (AuditError, MissingDependencyError, OSError, ValueError)
+_ERRORS = (AuditError, ConfigError, MissingDependencyError, OSError, ValueError)
 
 
 @app.command()
@@ -89,15 +95,17 @@ def verify(
         float | None,
         typer.Option("--max-age", help="Report a stale head if nothing was signed for S seconds."),
     ] = None,
-    checkpoint_every: CheckpointEveryOption = DEFAULT_CADENCE.every_records,
-    checkpoint_seconds: CheckpointSecondsOption = DEFAULT_CADENCE.every_seconds,
+    checkpoint_every: CheckpointEveryOption = None,
+    checkpoint_seconds: CheckpointSecondsOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check hashes, links, signatures and checkpoints; exit 0 valid, 1 tampered, 2 inconclusive."""
     console = _console()
+    with _failing_cleanly():
+        db, cadence = _configured(config, db, checkpoint_every, checkpoint_seconds)
     url = None if bundle else store_url(db, data_dir)
     keys = _trusted_keys(public_key, url, None if as_json else console)
-    cadence = _cadence(checkpoint_every, checkpoint_seconds)
     try:
         trust = Trust.from_files(keys, trusted_checkpoint or [], max_age, cadence)
     except AuditError as exc:
@@ -122,8 +130,9 @@ def show(
         bool, typer.Option("--reveal", help="Decrypt personal values (operators only).")
     ] = False,
     public_key: PublicKeysOption = None,
-    checkpoint_every: CheckpointEveryOption = DEFAULT_CADENCE.every_records,
-    checkpoint_seconds: CheckpointSecondsOption = DEFAULT_CADENCE.every_seconds,
+    checkpoint_every: CheckpointEveryOption = None,
+    checkpoint_seconds: CheckpointSecondsOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Verify the log, then print its last verified records (or one call's).
@@ -132,10 +141,11 @@ def show(
     found bad); a call's records are found by the call id the signed record holds.
     Exit 0 if the whole log verifies, else verify's status (what was withheld, on stderr).
     """
-    url = store_url(db, data_dir)
     with _failing_cleanly():
+        db, cadence = _configured(config, db, checkpoint_every, checkpoint_seconds)
+        url = store_url(db, data_dir)
         keys = _trusted_keys(public_key, url, None)
-        trust = Trust.from_files(keys, cadence=_cadence(checkpoint_every, checkpoint_seconds))
+        trust = Trust.from_files(keys, cadence=cadence)
         shown = show_records(url, trust, call_id, limit)
         dumped = [record.model_dump(mode="json") for record in shown.records]
         if reveal:
@@ -320,9 +330,19 @@ def _trusted_keys(
     return keys
 
 
-def _cadence(every_records: int, every_seconds: float) -> CheckpointPolicy:
+def _configured(
+    config: Path | None, db: str | None, every_records: int | None, every_seconds: float | None
+) -> tuple[str | None, CheckpointPolicy]:
+    """The log URL and the writers' checkpoint policy: options, then ``config``, then defaults."""
+    policy, url = CheckpointPolicy(), db
+    if config is not None:
+        loaded = load_config(config)
+        policy, url = loaded.audit.checkpoints, db or loaded.storage.audit()
+    changes = {"every_records": every_records, "every_seconds": every_seconds}
     try:
-        return CheckpointPolicy(every_records=every_records, every_seconds=every_seconds)
+        return url, CheckpointPolicy.model_validate(
+            policy.model_dump() | {k: v for k, v in changes.items() if v is not None}
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 

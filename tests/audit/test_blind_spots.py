@@ -385,3 +385,21 @@ def test_a_call_refused_at_the_last_look_is_not_in_doubt(
         )
     report = verify_store(audit_url, trust)
     assert [call.call_id for call in report.in_doubt] == ["maybe_ran", "other_tenant"]
+
+
+def test_a_row_whose_seq_is_text_is_found(audit_url: str, built: str, trust: Trust) -> None:
+    if not audit_url.startswith("sqlite"):
+        pytest.skip("only SQLite stores a text seq in a rebuilt table (PostgreSQL types it)")
+    statements = [
+        "ALTER TABLE audit_records RENAME TO audit_records_old",
+        "CREATE TABLE audit_records (seq, hash TEXT, body TEXT, event TEXT, "
+        "call_id TEXT, ticket TEXT)",
+        "INSERT INTO audit_records SELECT seq, hash, body, event, call_id, ticket "
+        "FROM audit_records_old",
+        "DROP TABLE audit_records_old",
+        "INSERT INTO audit_records (seq, hash, body, event, call_id) "
+        "SELECT 'x0', hash, body, event, call_id FROM audit_records WHERE seq = 3",
+    ]
+    for statement in statements:
+        run_sql(built, statement)
+    assert verify_store(built, trust).status == "tampered"

@@ -57,6 +57,22 @@ def test_verify_without_a_key_exits_2(url: str) -> None:
     assert out.startswith("INCONCLUSIVE: no trusted public key")
 
 
+def test_verify_checks_the_checkpoint_policy_of_the_config_or_the_options(
+    url: str, key_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config = tmp_path / "firewall.toml"
+    config.write_text(
+        '[[tools]]\nname = "crm_lookup"\nscope = "crm:read"\n\n'
+        "[audit.checkpoints]\nevery_records = 2\n",
+        encoding="utf-8",
+    )
+    base = ("verify", "--db", url, "--public-key", str(key_files[1]), "--config", str(config))
+    code, out, _ = run(*base)
+    assert code == 1
+    assert "checkpoint_missing" in out
+    assert run(*base, "--checkpoint-every", "1000")[0] == 0
+
+
 def test_verify_json_prints_the_report(url: str, key_files: tuple[Path, Path]) -> None:
     code, out, _ = run("verify", "--db", url, "--public-key", str(key_files[1]), "--json")
     report = json.loads(out)
