@@ -10,9 +10,10 @@ sequence.
 The signed head is also kept as a checkpoint by the first append that crosses a multiple
 of N records or enters a new T-second interval (counted from the Unix epoch). That
 schedule reads only the signed head (its size and signing time) and the configured
-policy, never a column an operator could edit unseen: so every interval in which anything
-was signed has a kept checkpoint, and ``firewall audit verify`` can tell when one is
-missing (see :mod:`firewall.audit.cadence`).
+policy, never a column an operator could edit unseen (those columns may add checkpoints,
+never remove one): so every interval in which anything was signed has a kept checkpoint,
+and ``firewall audit verify`` can tell when one is missing (see
+:mod:`firewall.audit.cadence`).
 """
 
 from __future__ import annotations
@@ -205,13 +206,23 @@ class ChainWriter:
         sql.run(UPDATE_HEAD, values)
 
     def _checkpoint_due(self, head: HeadState, seq: int, time: str) -> bool:
-        """Whether sealing up to ``seq`` at ``time`` after the signed ``head`` is kept."""
-        every = self.policy.every_records
-        if seq // every > head.seq // every:
+        """Whether sealing up to ``seq`` at ``time`` after the signed ``head`` is kept.
+
+        Due on crossing a multiple of N records or entering a new T-second interval, by
+        the signed head alone. Also due N records or T seconds after the checkpoint the
+        head row's columns name (the schedule of earlier versions, so a log they wrote
+        keeps its cadence): unauthenticated, those columns can only add checkpoints.
+        """
+        every, seconds = self.policy.every_records, self.policy.every_seconds
+        if seq // every > head.seq // every or seq - head.checkpoint_size >= every:
             return True
-        return _interval(time, self.policy.every_seconds) > _interval(
-            head.signed_time, self.policy.every_seconds
-        )
+        if _interval(time, seconds) > _interval(head.signed_time, seconds):
+            return True
+        try:
+            kept = datetime.fromisoformat(head.checkpoint_time)
+        except ValueError:
+            return False
+        return (datetime.fromisoformat(time) - kept).total_seconds() >= seconds
 
     def _sign(
         self, frontier: Frontier, last_hash: str, time: str, signers: Sequence[SigningKey]
