@@ -16,10 +16,10 @@ from firewall.audit.checkpoints import parse_checkpoint
 from firewall.audit.findings import FindingKind
 from firewall.audit.reading import AuditSnapshot
 from firewall.audit.schema import HEAD_ROW_ID
+from firewall.audit.store import ORIGIN_PREFIX
 from firewall.errors import AuditError
 
 MAX_STRAY_SHOWN = 20
-ORIGIN_PREFIX = "agent-firewall/audit/"
 META_NAMES = frozenset({"format", "log_id", "origin", "created"})
 
 
