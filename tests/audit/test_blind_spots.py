@@ -26,7 +26,7 @@ from firewall.audit.keyfiles import WriterKeys
 from firewall.audit.keys import SigningKey
 from firewall.audit.settings import CheckpointPolicy
 from firewall.audit.store import SqlAuditLog
-from firewall.audit.verify import Trust, verify_store
+from firewall.audit.verify import Trust, verify_bundle, verify_store
 from firewall.cli.audit import app
 from tests.audit.tampering import EVENTS, LAST, build_log
 
@@ -408,3 +408,36 @@ def test_a_row_whose_seq_is_text_is_found(audit_url: str, built: str, trust: Tru
     for statement in statements:
         run_sql(built, statement)
     assert verify_store(built, trust).status == "tampered"
+
+
+def test_show_withholds_the_records_from_the_first_bad_one_on(
+    audit_url: str, open_log: OpenLog, key_files: tuple[Path, Path]
+) -> None:
+    with open_log(checkpoints=EVERY_2) as log:  # a checkpoint vouches for seq 1..4
+        build_log(audit_url, log)
+    built = audit_url
+    run_sql(
+        built,
+        "UPDATE audit_records SET body = replace(body, :old, :new) WHERE seq = 5",
+        old='"amount":40',
+        new='"amount":4000',
+    )
+    code, shown, err = show(built, key_files[1], "--limit", "20")
+    assert [record["seq"] for record in shown] == [1, 2, 3, 4]
+    assert code == 1
+    assert "withheld 5 record(s) after seq 4: not verified" in err
+    code, shown, _ = show(built, key_files[1], "--call-id", "call_4")
+    assert (shown, code) == ([], 1)
+
+
+def test_checkpoints_deleted_from_a_bundle_are_missing(
+    audit_url: str, open_log: OpenLog, trust: Trust, tmp_path: Path
+) -> None:
+    with open_log(checkpoints=EVERY_2) as log:
+        build_log(audit_url, log)
+        log.export(tmp_path / "bundle")
+    for path in sorted((tmp_path / "bundle" / "checkpoints").glob("*.checkpoint"))[:-1]:
+        path.unlink()  # keep only the newest: the signed head
+    report = verify_bundle(tmp_path / "bundle", Trust(keys=trust.keys, cadence=EVERY_2))
+    assert report.status == "tampered"
+    assert (FindingKind.CHECKPOINT_MISSING, 1) in kinds(report)
