@@ -149,6 +149,7 @@ class ChainChecker:
             seq = row_seq or expected_seq
         else:
             self._check_record(data, seq, row_seq, stored_hash, computed)
+            seq = seq if row_seq is None else row_seq  # where it is, for what follows
             if columns is not None:
                 self._check_columns(seq, data.get("entry"), columns)
             if self.on_record is not None:
@@ -156,6 +157,8 @@ class ChainChecker:
         if self.first_seq is None:
             self.first_seq = seq
         self.frontier.append(leaf_hash(bytes.fromhex(computed[len(HASH_PREFIX) :])))
+        # A database row's place is its seq column (a body naming another seq was reported):
+        # so one misplaced row does not shift every later record's expected seq.
         self.last_seq, self.last_hash = seq, computed
         if self.frontier.size in self._sizes:
             self.observed[self.frontier.size] = (self.frontier.root(), computed)
@@ -164,6 +167,7 @@ class ChainChecker:
         self, data: dict[str, Any], seq: int, row_seq: int | None, stored: str | None, computed: str
     ) -> None:
         gap = self._check_sequence(seq, row_seq)
+        seq = seq if row_seq is None else row_seq  # a misplaced row is reported where it is
         altered = stored is not None and stored != computed
         if altered:
             self._add(
@@ -222,7 +226,7 @@ class ChainChecker:
         if row_seq is not None and row_seq != seq:
             self._add(
                 FindingKind.SEQUENCE_GAP,
-                min(row_seq, seq),
+                min(row_seq, expected),
                 str(row_seq),
                 str(seq),
                 f"row {row_seq} holds the record of seq {seq}",

@@ -46,11 +46,13 @@ class _Picker:
 
     def records(self) -> list[AuditRecord]:
         found = []
-        for _, stored_hash, body in self.rows:
+        for row_seq, stored_hash, body in self.rows:
             try:
                 record = AuditRecord.from_body(body, stored_hash)
             except AuditError:
                 continue
+            if record.seq != row_seq:
+                continue  # a row holding another seq's record is misplaced: never shown
             if self._call_id is None or record.call_id == self._call_id:
                 found.append(record)
         return found

@@ -91,19 +91,23 @@ def test_a_record_copied_below_seq_1_is_a_stray_row(
     assert report.records_checked == LAST
 
 
+@pytest.mark.parametrize(("planted_seq", "kind"), [(0, "stray_row"), (100, "sequence_gap")])
 def test_show_never_displays_a_row_outside_the_chain(
-    built: str, key_files: tuple[Path, Path]
+    built: str, key_files: tuple[Path, Path], planted_seq: int, kind: str
 ) -> None:
     run_sql(
         built,
         "INSERT INTO audit_records (seq, hash, body, event, call_id) "
-        'SELECT 0, hash, replace(body, \'"outcome":"deny"\', \'"outcome":"allow"\'), '
-        "event, call_id FROM audit_records WHERE seq = 3",
+        "SELECT :planted, hash, replace(body, :deny, :allow), event, call_id "
+        "FROM audit_records WHERE seq = 3",
+        planted=planted_seq,
+        deny='"outcome":"deny"',
+        allow='"outcome":"allow"',
     )
     code, shown, err = show(built, key_files[1], "--call-id", "call_2")
     assert [(record["seq"], record["outcome"]) for record in shown] == [(3, "deny")]
     assert code == 1
-    assert "stray_row" in err
+    assert kind in err
 
 
 def test_a_row_without_a_sequence_number_is_a_stray_row(built: str, trust: Trust) -> None:
