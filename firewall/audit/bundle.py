@@ -123,6 +123,15 @@ class BundleSource:
         """Bundles have no head row: only signed checkpoints say where the log ends."""
         return
 
+    def checked_rows(self) -> Iterator[tuple[int | None, str | None, str, None]]:
+        """The records; a bundle has no lookup columns to check."""
+        for row_seq, record_hash, body in self.rows():
+            yield row_seq, record_hash, body, None
+
+    def check_tables(self, chain: object, findings: object) -> None:
+        """A bundle holds only the chain and its checkpoints: nothing beside them."""
+        return
+
 
 def latest_note(notes: list[tuple[str, str]]) -> str:
     """The checkpoint with the largest size (newest time on a tie)."""

@@ -30,6 +30,9 @@ class FindingKind(StrEnum):
     STALE_HEAD = "stale_head"
     UNWITNESSED_TAIL = "unwitnessed_tail"
     ERASED = "erased"
+    STRAY_ROW = "stray_row"
+    COLUMN_MISMATCH = "column_mismatch"
+    CHECKPOINT_MISSING = "checkpoint_missing"
 
 
 SEVERITY: dict[FindingKind, Severity] = {
@@ -41,13 +44,18 @@ SEVERITY: dict[FindingKind, Severity] = {
 
 
 class Finding(Frozen):
-    """One finding; ``seq`` is the first sequence number it affects."""
+    """One finding; ``seq`` is the first sequence number it affects.
+
+    ``through``, when set, bounds where the problem lies: some record in
+    ``seq..through`` (a recomputed chain: the signed checkpoints around it say no more).
+    """
 
     kind: FindingKind
     seq: int
     expected: str | None
     found: str | None
     message: str
+    through: int | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -78,8 +86,10 @@ class VerifyReport(Frozen):
     ``first_finding`` is the first problem (not ``info``) by sequence number.
     ``findings`` holds at most the first 100 findings; ``findings_total`` counts all.
     ``signed_through`` is the last seq covered by a checkpoint signed with a trusted key
-    and consistent with the records. ``error`` says why the log could not be checked
-    fully: the verdict is then ``inconclusive`` unless what was read shows tampering.
+    and consistent with the records; ``verified_through`` the last seq of the records
+    that verified (signed so, and before any record found bad): what may be displayed.
+    ``error`` says why the log could not be checked fully: the verdict is then
+    ``inconclusive`` unless what was read shows tampering.
     """
 
     status: Status
@@ -95,6 +105,7 @@ class VerifyReport(Frozen):
     origin: str | None = None
     signed_through: int = 0
     witnessed_through: int | None = None
+    verified_through: int = 0
     checkpoints_checked: int = 0
     trusted_keys: tuple[str, ...] = ()
     erased_subjects: int = 0
@@ -116,8 +127,11 @@ class VerifyReport(Frozen):
         """One line: the verdict and where the log first breaks (or what it covers)."""
         first = self.first_finding
         if self.status == "tampered" and first is not None:
+            where = f"seq {first.seq}"
+            if first.through is not None and first.through > first.seq:
+                where = f"in seq {first.seq}..{first.through}"
             return (
-                f"TAMPERED: first bad record seq {first.seq}: {first.kind.value}: "
+                f"TAMPERED: first bad record {where}: {first.kind.value}: "
                 f"expected {first.expected}, found {first.found}"
             )
         if self.status == "inconclusive":

@@ -54,6 +54,8 @@ class HeadState:
     note: str
     checkpoint_size: int
     checkpoint_time: str
+    signed_time: str = ""
+    """When the head's note was signed (set once the writer checked the note)."""
 
 
 def parse_head_row(row: dict[str, Any]) -> HeadState:

@@ -51,10 +51,13 @@ def erase_subject(
 def write_checkpoint(
     conn: Connection, head: HeadState, writer: ChainWriter, min_age_s: float | None
 ) -> str | None:
-    """Store a fresh checkpoint of the head, unless one younger than ``min_age_s`` exists."""
+    """Store a fresh checkpoint of the head, unless the head was signed less than
+    ``min_age_s`` ago (then the log is busy, and appends keep its checkpoints coming).
+
+    The age is the signed head's, never the head row's unauthenticated columns."""
     if min_age_s is not None:
         now = datetime.fromisoformat(format_time(writer.now()))
-        age = now - datetime.fromisoformat(head.checkpoint_time)
+        age = now - datetime.fromisoformat(head.signed_time)
         if age.total_seconds() < min_age_s:
             return None
     return writer.checkpoint(RawSql(conn), head, force=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Protocol
 
 from firewall.audit.bundle import BundleSource, RawRow
+from firewall.audit.census import check_tables
+from firewall.audit.chain import ChainChecker, Columns, Findings
 from firewall.audit.reading import AuditSnapshot
 from firewall.audit.records import HASH_PREFIX, hash_body
 from firewall.audit.store import SqlAuditLog
@@ -32,6 +34,14 @@ class LogSource(Protocol):
         """The unauthenticated head row of a database (None: empty, or a bundle)."""
         ...
 
+    def checked_rows(self) -> Iterator[tuple[int | None, str | None, str, Columns | None]]:
+        """Like :meth:`rows`, with a database row's lookup columns (``event``, ``call_id``)."""
+        ...
+
+    def check_tables(self, chain: ChainChecker, findings: Findings) -> None:
+        """Report what a database holds beside the chain (nothing, for a bundle)."""
+        ...
+
 
 class SnapshotSource:
     """A :class:`LogSource` over one database snapshot."""
@@ -53,6 +63,24 @@ class SnapshotSource:
     def head_row(self) -> tuple[int, str] | None:
         """``(seq, hash)`` of the head row."""
         return self._view.head()
+
+    def checked_rows(self) -> Iterator[tuple[int | None, str | None, str, Columns | None]]:
+        """Every record from seq 1 on, with its row's ``event`` and ``call_id`` columns."""
+        for seq, record_hash, body, event, call_id in self._view.rows_with_columns():
+            # A rebuilt table may hold a seq of another type: compare it as a number.
+            row_seq = seq if type(seq) is int else _as_seq(seq)
+            yield row_seq, record_hash, body, (event, call_id)
+
+    def check_tables(self, chain: ChainChecker, findings: Findings) -> None:
+        """Rows outside the chain, and columns beside signed data (see :mod:`census`)."""
+        check_tables(self._view, chain, findings)
+
+
+def _as_seq(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 @contextmanager

@@ -72,6 +72,8 @@ def check_claims(
             _report(verdict, claim, chain, coverage.signed_through, findings)
     if trusted and chain.count > vouched:
         _report_tail(chain, vouched, unknown, findings)
+    if trusted:
+        _report_strangers(unknown, chain, coverage.signed_through, findings)
     return coverage
 
 
@@ -190,7 +192,45 @@ def _report_inconsistency(
         f"root {_b64(root)}, last record {last_hash}",
         f"the records up to seq {checkpoint.size} are not the ones {claim.source} "
         f"vouches for: some record in {signed_through + 1}..{checkpoint.size} changed",
+        through=checkpoint.size if located is None else None,
     )
+
+
+def _report_strangers(
+    unknown: Sequence[Claim], chain: ChainChecker, signed_through: int, findings: Findings
+) -> None:
+    """The log's own checkpoints signed by no key you trust, that no rotation explains.
+
+    A checkpoint signed before a ``key_rotated`` record by that rotation's old key is
+    explained (you trust only the newer key); any other was re-signed, or planted.
+    """
+    for claim in unknown:
+        if claim.from_auditor or _signed_before_rotation(claim, chain, signed_through):
+            continue
+        names = ", ".join(f"{s.name}+{s.key_hash:08x}" for s in claim.note.signatures)
+        size = claim.size
+        findings.add(
+            FindingKind.UNKNOWN_KEY,
+            max(1, min(size, chain.count + 1)),
+            "a trusted key",
+            names,
+            f"{claim.source} (size {size}) is signed only by keys you do not trust: "
+            "re-signed or planted",
+        )
+
+
+def _signed_before_rotation(claim: Claim, chain: ChainChecker, signed_through: int) -> bool:
+    signers = {(s.name, s.key_hash) for s in claim.note.signatures}
+    for rotation in chain.rotations:
+        if rotation.seq > signed_through or claim.size >= rotation.seq:
+            continue
+        try:
+            old = VerifierKey.parse(rotation.old)
+        except AuditError:
+            continue
+        if (old.name, old.key_hash) in signers:
+            return True
+    return False
 
 
 def _report_tail(

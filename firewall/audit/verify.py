@@ -9,30 +9,37 @@ chain that only hashes correctly proves little, anyone can recompute it.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from firewall.audit.bundle import BundleSource
+from firewall.audit.cadence import CadenceCheck
 from firewall.audit.chain import ChainChecker, Findings
-from firewall.audit.checkpoints import parse_checkpoint, signature_status
+from firewall.audit.checkpoints import parse_checkpoint, signature_status, signed_time
 from firewall.audit.cosignatures import CosignerKey, read_witness_keys
 from firewall.audit.findings import FindingKind, Status, VerifyReport
 from firewall.audit.keyfiles import default_public_keys, read_public_keys
 from firewall.audit.keys import VerifierKey
+from firewall.audit.settings import CheckpointPolicy
 from firewall.audit.sources import LogSource, SnapshotSource
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.trust import Claim, Coverage, check_claims
 from firewall.audit.witnessing import check_witnesses
 from firewall.errors import AuditError, MissingDependencyError
 
+DEFAULT_CADENCE = CheckpointPolicy()
 NO_KEY = "no trusted public key given (--public-key): signatures were not checked"
+HEAD_NOTE_SOURCE = "signed head"
+RowObserver = Callable[[int | None, str | None, str], None]
 
 
 @dataclass(frozen=True)
 class Trust:
-    """What the auditor brings: public keys, checkpoints kept earlier, a freshness bound."""
+    """What the auditor brings: public keys, checkpoints kept earlier, a freshness bound,
+    and the writers' checkpoint policy (``cadence``), which says when a kept checkpoint
+    must exist."""
 
     keys: tuple[VerifierKey, ...] = ()
     checkpoints: tuple[tuple[str, str], ...] = ()
@@ -40,6 +47,7 @@ class Trust:
     now: datetime | None = None
     witnesses: tuple[CosignerKey, ...] = ()
     witness_quorum: int = 0
+    cadence: CheckpointPolicy = DEFAULT_CADENCE
 
     @classmethod
     def from_files(
@@ -47,8 +55,10 @@ class Trust:
         public_keys: Sequence[Path] = (),
         checkpoints: Sequence[Path] = (),
         max_age_s: float | None = None,
+        *,
         witness_keys: Sequence[Path] = (),
         witness_quorum: int | None = None,
+        cadence: CheckpointPolicy | None = None,
     ) -> Trust:
         """Read key and checkpoint files; :class:`AuditError` names an unreadable one.
 
@@ -74,6 +84,7 @@ class Trust:
             max_age_s=max_age_s,
             witnesses=witnesses,
             witness_quorum=quorum,
+            cadence=cadence or DEFAULT_CADENCE,
         )
 
 
@@ -101,14 +112,25 @@ def verify_bundle(directory: Path, trust: Trust) -> VerifyReport:
         return VerifyReport(status="inconclusive", error=str(exc))
 
 
-def verify_source(source: LogSource, trust: Trust, *, has_head_row: bool) -> VerifyReport:
-    """Verify everything ``source`` holds against ``trust``."""
+def verify_source(
+    source: LogSource, trust: Trust, *, has_head_row: bool, on_row: RowObserver | None = None
+) -> VerifyReport:
+    """Verify everything ``source`` holds against ``trust``.
+
+    ``on_row`` sees every row the chain checker reads, as read (``firewall audit show``
+    keeps the ones to display, and shows those the report says verified).
+    """
     run = _Run(findings=Findings())
     claims = run.claims(source.notes(), trust)
     chain = ChainChecker(run.findings, {claim.size for claim in claims})
+    stored = _stored(claims, source.origin, trust.keys)
+    cadence = CadenceCheck(trust.cadence, stored, run.findings)
+    chain.on_record = cadence.record
     try:
-        for row_seq, stored_hash, body in source.rows():
-            chain.check(row_seq, stored_hash, body)
+        for row_seq, stored_hash, body, columns in source.checked_rows():
+            chain.check(row_seq, stored_hash, body, columns)
+            if on_row is not None:
+                on_row(row_seq, stored_hash, body)
     except AuditError as exc:
         run.error = str(exc)
     coverage = check_claims(claims, chain, trust.keys, source.origin, run.findings)
@@ -119,14 +141,34 @@ def verify_source(source: LogSource, trust: Trust, *, has_head_row: bool) -> Ver
             claims, chain, coverage, witnesses, origin=source.origin, findings=run.findings
         )
     if run.error is None:
+        cadence.check_genesis()
+        cadence.finish()
         if has_head_row:
             _check_head_row(source.head_row(), chain, run.findings)
+        source.check_tables(chain, run.findings)
         _check_freshness(coverage, chain, trust, run.findings)
     if not trust.keys and run.error is None:
         run.error = NO_KEY
     return run.report(chain, coverage, source.origin).model_copy(
         update={"witnessed_through": witnessed}
     )
+
+
+def _stored(
+    claims: Sequence[Claim], origin: str | None, keys: Sequence[VerifierKey]
+) -> list[tuple[int, str]]:
+    """``(size, time)`` of every checkpoint the log keeps (not the head, not the auditor's).
+
+    The time is the one a trusted key signed (its cosignature/v1 line); without keys, the
+    one the note claims, as nothing here is checked then anyway.
+    """
+    return [
+        (claim.size, signed_time(claim.note, keys) or claim.note.claimed_time or "")
+        for claim in claims
+        if not claim.from_auditor
+        and claim.source != HEAD_NOTE_SOURCE
+        and (origin is None or claim.note.checkpoint.origin == origin)
+    ]
 
 
 @dataclass
@@ -166,6 +208,12 @@ class _Run:
         elif self.findings.has("inconclusive") or self.error is not None:
             status = "inconclusive"
         first = self.findings.first_problem
+        tainted = self.findings.first_record_problem
+        verified_through = (
+            coverage.signed_through
+            if tainted is None
+            else min(coverage.signed_through, tainted - 1)
+        )
         return VerifyReport(
             status=status,
             first_bad_seq=first.seq if first else None,
@@ -179,6 +227,7 @@ class _Run:
             root=base64.b64encode(chain.frontier.root()).decode("ascii"),
             origin=origin,
             signed_through=coverage.signed_through,
+            verified_through=max(0, verified_through),
             checkpoints_checked=coverage.checked,
             trusted_keys=tuple(sorted(coverage.trusted)),
             erased_subjects=len(chain.erased),

@@ -5,7 +5,15 @@ SQLite the transaction already holds the write lock), checks that the head is wh
 writer signed, seals the records after it, extends the Merkle frontier and signs a
 checkpoint of the new head. So the newest record is always covered by a signature made
 with a key the database does not hold, and sequence numbers never come from a database
-sequence. Every N records or T seconds the signed head is also kept as a checkpoint.
+sequence.
+
+The signed head is also kept as a checkpoint by the first append that crosses a multiple
+of N records or enters a new T-second interval (counted from the Unix epoch). That
+schedule reads only the signed head (its size and signing time) and the configured
+policy, never a column an operator could edit unseen (those columns may add checkpoints,
+never remove one): so every interval in which anything was signed has a kept checkpoint,
+and ``firewall audit verify`` can tell when one is missing (see
+:mod:`firewall.audit.cadence`).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -24,6 +32,7 @@ from firewall.audit.checkpoints import (
     parse_checkpoint,
     sign_checkpoint,
     signature_status,
+    signed_time,
 )
 from firewall.audit.continuity import LOCK_HEAD_AND_LINKS, READ_LINKS, Continuity
 from firewall.audit.head_link import head_link_line, links_head
@@ -88,10 +97,12 @@ class ChainWriter:
                 frontier="[]",
                 note=note,
                 checkpoint_size=0,
-                checkpoint_time=time,
+                checkpoint_time=signing_time(time),
             )
         )
-        conn.execute(insert(checkpoints_table).values(size=0, time=time, note=note))
+        conn.execute(
+            insert(checkpoints_table).values(size=0, time=signing_time(time), note=note)
+        )
 
     def check_head(self, conn: Connection) -> None:
         """Check, without locking, that the current head is one this writer trusts."""
@@ -135,6 +146,8 @@ class ChainWriter:
         head = parse_head_row(row)
         self.continuity.check_head(head)
         self._check_head(head)
+        assert self._trusted is not None  # noqa: S101 - set by _check_head
+        head.signed_time = self._trusted.time
         return head
 
     def append(
@@ -192,15 +205,29 @@ class ChainWriter:
             "checkpoint_time": head.checkpoint_time,
         }
         if stored is not None:
-            values |= {"checkpoint_size": seq, "checkpoint_time": stored}
-            sql.run(INSERT_CHECKPOINT, {"size": seq, "time": stored, "note": note})
+            signed = signing_time(stored)  # as the note says it: whole seconds
+            values |= {"checkpoint_size": seq, "checkpoint_time": signed}
+            sql.run(INSERT_CHECKPOINT, {"size": seq, "time": signed, "note": note})
         sql.run(UPDATE_HEAD, values)
 
     def _checkpoint_due(self, head: HeadState, seq: int, time: str) -> bool:
-        if seq - head.checkpoint_size >= self.policy.every_records:
+        """Whether sealing up to ``seq`` at ``time`` after the signed ``head`` is kept.
+
+        Due on crossing a multiple of N records or entering a new T-second interval, by
+        the signed head alone. Also due N records or T seconds after the checkpoint the
+        head row's columns name (the schedule of earlier versions, so a log they wrote
+        keeps its cadence): unauthenticated, those columns can only add checkpoints.
+        """
+        every, seconds = self.policy.every_records, self.policy.every_seconds
+        if seq // every > head.seq // every or seq - head.checkpoint_size >= every:
             return True
-        elapsed = datetime.fromisoformat(time) - datetime.fromisoformat(head.checkpoint_time)
-        return elapsed.total_seconds() >= self.policy.every_seconds
+        if not head.signed_time or _interval(time, seconds) > _interval(head.signed_time, seconds):
+            return True  # a head whose signing time cannot be read is checkpointed again
+        try:
+            kept = datetime.fromisoformat(head.checkpoint_time)
+        except ValueError:
+            return False
+        return (datetime.fromisoformat(time) - kept).total_seconds() >= seconds
 
     def _sign(
         self, frontier: Frontier, last_hash: str, time: str, signers: Sequence[SigningKey]
@@ -208,7 +235,9 @@ class ChainWriter:
         checkpoint = Checkpoint(self.origin, frontier.size, frontier.root())
         note = sign_checkpoint(checkpoint, signers, timestamp=_epoch_seconds(time))
         note += head_link_line(signers[0], checkpoint.body(), last_hash)
-        self._trusted = _TrustedHead(note, frontier.size, last_hash, tuple(frontier.hashes()))
+        self._trusted = _TrustedHead(
+            note, frontier.size, last_hash, tuple(frontier.hashes()), signing_time(time)
+        )
         return note
 
     def _check_head(self, head: HeadState) -> None:
@@ -222,7 +251,8 @@ class ChainWriter:
                 f"the audit head (seq {head.seq}) is not one this writer can trust: "
                 f"{problem}; refusing to append (run `firewall audit verify`)"
             )
-        self._trusted = _TrustedHead.of(head)
+        signed = signed_time(parse_checkpoint(head.note), self.keys.accepted)
+        self._trusted = _TrustedHead.of(head, signed or "")
 
     def _head_problem(self, head: HeadState) -> str | None:
         try:
@@ -252,10 +282,11 @@ class _TrustedHead:
     seq: int
     hash: str
     frontier: tuple[bytes, ...]
+    time: str
 
     @classmethod
-    def of(cls, head: HeadState) -> _TrustedHead:
-        return cls(head.note, head.seq, head.hash, tuple(head.frontier.hashes()))
+    def of(cls, head: HeadState, time: str) -> _TrustedHead:
+        return cls(head.note, head.seq, head.hash, tuple(head.frontier.hashes()), time)
 
     def matches(self, head: HeadState) -> bool:
         """Whether ``head`` is this one: same note, and no column edited beside it."""
@@ -266,6 +297,11 @@ class _TrustedHead:
         )
 
 
+def _interval(time: str, every_seconds: float) -> int:
+    """The number of the ``every_seconds`` interval (from the Unix epoch) ``time`` is in."""
+    return int(datetime.fromisoformat(time).timestamp() // every_seconds)
+
+
 def _leaf(record: SealedRecord) -> bytes:
     return leaf_hash(record.leaf)
 
@@ -273,3 +309,8 @@ def _leaf(record: SealedRecord) -> bytes:
 def _epoch_seconds(time: str) -> int:
     """POSIX seconds of a record time string (what a cosignature/v1 line carries)."""
     return int(datetime.fromisoformat(time).timestamp())
+
+
+def signing_time(time: str) -> str:
+    """``time`` as a checkpoint signed then says it was: whole seconds (its cosignature)."""
+    return format_time(datetime.fromtimestamp(_epoch_seconds(time), UTC))

@@ -26,6 +26,7 @@ from firewall.audit.keyfiles import (
 from firewall.audit.keys import SigningKey
 from firewall.audit.mirror import mirror_checkpoint
 from firewall.audit.proofs import (
+    ProofCheck,
     build_consistency,
     build_inclusion,
     read_proof,
@@ -33,11 +34,14 @@ from firewall.audit.proofs import (
     tlog_proof_text,
 )
 from firewall.audit.render import print_report, render_records, reveal_references
+from firewall.audit.settings import CheckpointPolicy
+from firewall.audit.showing import show_records
 from firewall.audit.sources import leaves_and_body, open_source, rotation_records
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.verify import Trust, verify_bundle, verify_store
 from firewall.cli.common import DataDirOption, DbOption, store_url
-from firewall.errors import AuditError, MissingDependencyError
+from firewall.config import load_config
+from firewall.errors import AuditError, ConfigError, MissingDependencyError
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Verify and inspect the audit chain."
@@ -61,8 +65,30 @@ KeyFileOption = Annotated[
 OutFileOption = Annotated[
     Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")
 ]
+CheckpointEveryOption = Annotated[
+    int | None,
+    typer.Option(
+        "--checkpoint-every",
+        min=1,
+        help="The writers' [audit] checkpoints.every_records (default: --config's, or 1000).",
+    ),
+]
+CheckpointSecondsOption = Annotated[
+    float | None,
+    typer.Option(
+        "--checkpoint-seconds",
+        min=0.001,
+        help="The writers' [audit] checkpoints.every_seconds (default: --config's, or 300).",
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="firewall.toml: its audit log (unless --db) and checkpoint policy."
+    ),
+]
 UNREADABLE = 2
-_ERRORS = (AuditError, MissingDependencyError, OSError, ValueError)
+_ERRORS = (AuditError, ConfigError, MissingDependencyError, OSError, ValueError)
 
 
 @app.command()
@@ -88,20 +114,25 @@ def verify(
         int | None,
         typer.Option("--witness-quorum", min=0, help="Witness cosignatures required (default 1)."),
     ] = None,
+    checkpoint_every: CheckpointEveryOption = None,
+    checkpoint_seconds: CheckpointSecondsOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check hashes, links, signatures and checkpoints; exit 0 valid, 1 tampered, 2 inconclusive."""
     console = _console()
-    keys = list(public_key or [])
+    with _failing_cleanly():
+        db, cadence = _configured(config, db, checkpoint_every, checkpoint_seconds)
     url = None if bundle else store_url(db, data_dir)
-    if not keys and url is not None and (found := default_public_keys(url)):
-        keys = list(found)
-        if not as_json:
-            shown = ", ".join(str(path) for path in found)
-            console.print(f"note: no --public-key given; trusting the local key(s) {shown}")
+    keys = _trusted_keys(public_key, url, None if as_json else console)
     try:
         trust = Trust.from_files(
-            keys, trusted_checkpoint or [], max_age, witness_key or [], witness_quorum
+            keys,
+            trusted_checkpoint or [],
+            max_age,
+            witness_keys=witness_key or [],
+            witness_quorum=witness_quorum,
+            cadence=cadence,
         )
     except AuditError as exc:
         report = VerifyReport(status="inconclusive", error=str(exc))
@@ -124,21 +155,42 @@ def show(
     reveal: Annotated[
         bool, typer.Option("--reveal", help="Decrypt personal values (operators only).")
     ] = False,
+    public_key: PublicKeysOption = None,
+    checkpoint_every: CheckpointEveryOption = None,
+    checkpoint_seconds: CheckpointSecondsOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the last records of the log (or of one call)."""
-    url = store_url(db, data_dir)
+    """Verify the log, then print its last verified records (or one call's).
+
+    A record is shown only if it verifies (signed by a trusted key, before any record
+    found bad); a call's records are found by the call id the signed record holds.
+    Exit 0 if the whole log verifies, else verify's status (what was withheld, on stderr).
+    """
     with _failing_cleanly():
-        with SqlAuditLog(url, create=False) as log:
-            records = log.last_records(limit, call_id)
-        dumped = [record.model_dump(mode="json") for record in records]
+        db, cadence = _configured(config, db, checkpoint_every, checkpoint_seconds)
+        url = store_url(db, data_dir)
+        keys = _trusted_keys(public_key, url, None)
+        trust = Trust.from_files(keys, cadence=cadence)
+        shown = show_records(url, trust, call_id, limit)
+        dumped = [record.model_dump(mode="json") for record in shown.records]
         if reveal:
             with SqlAuditLog(url, create=False) as log:
                 dumped = [reveal_references(item, log.reveal) for item in dumped]
     if as_json or reveal:
         typer.echo(json.dumps(dumped, indent=2))
     else:
-        _console().print(render_records(records))
+        _console().print(render_records(shown.records))
+    report = shown.report
+    if shown.withheld:
+        typer.echo(
+            f"withheld {shown.withheld} record(s) after seq {report.verified_through}: "
+            "not verified",
+            err=True,
+        )
+    if not report.valid:
+        typer.echo(report.summary(), err=True)
+    raise typer.Exit(int(report.exit_status))
 
 
 @app.command()
@@ -303,7 +355,11 @@ def verify_proof(
     """Check a proof offline; exit 0 valid, 1 invalid, 2 inconclusive (no trusted key)."""
     with _failing_cleanly():
         trust = Trust.from_files(public_key or [])
-        result = read_proof(_read(proof_file), trust.keys)
+        text = _read(proof_file)
+    try:
+        result = read_proof(text, trust.keys)
+    except (ValueError, AuditError) as exc:  # garbled: not a proof of anything
+        result = ProofCheck(status="invalid", message=f"{proof_file} is not a valid proof: {exc}")
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -312,6 +368,36 @@ def verify_proof(
             record = result.record.model_dump(mode="json", exclude_defaults=True)
             typer.echo(json.dumps(record, indent=2))
     raise typer.Exit(result.exit_code)
+
+
+def _trusted_keys(
+    public_keys: list[Path] | None, url: str | None, console: Console | None
+) -> list[Path]:
+    """The keys given, or else the operator's local ones (said on ``console``)."""
+    keys = list(public_keys or [])
+    if not keys and url is not None and (found := default_public_keys(url)):
+        keys = list(found)
+        if console is not None:
+            shown = ", ".join(str(path) for path in found)
+            console.print(f"note: no --public-key given; trusting the local key(s) {shown}")
+    return keys
+
+
+def _configured(
+    config: Path | None, db: str | None, every_records: int | None, every_seconds: float | None
+) -> tuple[str | None, CheckpointPolicy]:
+    """The log URL and the writers' checkpoint policy: options, then ``config``, then defaults."""
+    policy, url = CheckpointPolicy(), db
+    if config is not None:
+        loaded = load_config(config)
+        policy, url = loaded.audit.checkpoints, db or loaded.storage.audit()
+    changes = {"every_records": every_records, "every_seconds": every_seconds}
+    try:
+        return url, CheckpointPolicy.model_validate(
+            policy.model_dump() | {k: v for k, v in changes.items() if v is not None}
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 def _writer(db: str | None, data_dir: Path | None, key_file: Path | None) -> SqlAuditLog:

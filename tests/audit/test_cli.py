@@ -57,6 +57,22 @@ def test_verify_without_a_key_exits_2(url: str) -> None:
     assert out.startswith("INCONCLUSIVE: no trusted public key")
 
 
+def test_verify_checks_the_checkpoint_policy_of_the_config_or_the_options(
+    url: str, key_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config = tmp_path / "firewall.toml"
+    config.write_text(
+        '[[tools]]\nname = "crm_lookup"\nscope = "crm:read"\n\n'
+        "[audit.checkpoints]\nevery_records = 2\n",
+        encoding="utf-8",
+    )
+    base = ("verify", "--db", url, "--public-key", str(key_files[1]), "--config", str(config))
+    code, out, _ = run(*base)
+    assert code == 1
+    assert "checkpoint_missing" in out
+    assert run(*base, "--checkpoint-every", "1000")[0] == 0
+
+
 def test_verify_json_prints_the_report(url: str, key_files: tuple[Path, Path]) -> None:
     code, out, _ = run("verify", "--db", url, "--public-key", str(key_files[1]), "--json")
     report = json.loads(out)
@@ -93,16 +109,26 @@ def test_export_then_verify_the_bundle_offline(
     assert code == 0, out
 
 
-def test_show_prints_records_and_reveal_decrypts_them(url: str) -> None:
-    code, out, _ = run("show", "--db", url, "--limit", "3")
+def test_show_prints_records_and_reveal_decrypts_them(
+    url: str, key_files: tuple[Path, Path]
+) -> None:
+    key = ("--public-key", str(key_files[1]))
+    code, out, _ = run("show", "--db", url, "--limit", "3", *key)
     assert code == 0
     assert "issue_refund" in out
     assert "jane@example.com" not in out
-    code, out, _ = run("show", "--db", url, "--call-id", "call_1", "--reveal")
+    code, out, _ = run("show", "--db", url, "--call-id", "call_1", "--reveal", *key)
     shown = json.loads(out)
     assert [record["seq"] for record in shown] == [1, 2]
     assert shown[0]["args"]["email"] == "jane@example.com"
     assert shown[0]["principal"]["on_behalf_of"] == ALICE["on_behalf_of"]
+
+
+def test_show_without_a_trusted_key_shows_nothing_and_exits_2(url: str) -> None:
+    code, out, err = run("show", "--db", url, "--json")
+    assert (code, json.loads(out)) == (2, [])
+    assert f"withheld {LAST} record(s) after seq 0: not verified" in err
+    assert "INCONCLUSIVE: no trusted public key" in err
 
 
 def test_erase_destroys_the_subject_and_show_marks_it_erased(
@@ -121,7 +147,18 @@ def test_erase_destroys_the_subject_and_show_marks_it_erased(
         0,
         f"no personal data held for {ALICE['on_behalf_of']}; nothing erased",
     )
-    shown = json.loads(run("show", "--db", url, "--call-id", "call_1", "--reveal")[1])
+    shown = json.loads(
+        run(
+            "show",
+            "--db",
+            url,
+            "--call-id",
+            "call_1",
+            "--reveal",
+            "--public-key",
+            str(key_files[1]),
+        )[1]
+    )
     assert shown[0]["args"]["email"] == "[erased]"
     code, out, _ = run("verify", "--db", url, "--public-key", str(key_files[1]))
     assert code == 0
