@@ -195,9 +195,11 @@ def test_checkpoints_written_before_this_format_still_verify(
     """Old logs carry 'chain' and 'time' extension lines; they keep verifying."""
     hashes = [line[9:80] for line in (bundle / "records.jsonl").read_text().splitlines()]
     for path in checkpoint_files(bundle):
-        checkpoint = parse_checkpoint(path.read_text()).checkpoint
+        note = parse_checkpoint(path.read_text())
+        checkpoint = note.checkpoint
         chain = hashes[checkpoint.size - 1] if checkpoint.size else GENESIS_HASH
-        legacy = replace(checkpoint, chain=chain, time="2025-01-31T09:00:00.000000+00:00")
+        # An old writer's time line said when it signed, as the new cosignature line does.
+        legacy = replace(checkpoint, chain=chain, time=note.claimed_time)
         path.write_text(sign_checkpoint(legacy, [writer_keys.signing]))
     code, out = verify("--bundle", str(bundle), "--public-key", str(key_files[1]))
     assert code == 0, out
