@@ -29,6 +29,7 @@ class Decided:
     hold_id: str | None = None  # the hold it went through, if any
     redact: tuple[str, ...] = ()
     started: bool = False  # an approved call's tool started: its approval is spent
+    origin: str | None = None  # where the call came from (an adapter's model message)
 
 
 def remembered(decision: Allow | Deny | Hold) -> bool:

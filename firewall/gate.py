@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -164,24 +165,26 @@ class Firewall:
             self._contain(ctx, decision, owner=owner_of(ctx) if release else None)
         return decision
 
-    def decide(self, call: ToolCall) -> Decided:
+    def decide(self, call: ToolCall, origin: str | None = None) -> Decided:
         """The call's decision: the one an earlier run of this very call got, else :meth:`guard`.
 
         A call is named by its key (tenant, session, agent, call id); a runtime that runs it
         again (a resumed graph, a retry) finds its decision instead of deciding (and
-        auditing, counting, reserving, holding) a second time.
+        auditing, counting, reserving, holding) a second time. ``origin`` names where the
+        call comes from (an adapter's: the model message that asked for it), so that an id
+        reused elsewhere is never taken for a re-run.
         """
-        earlier = self.earlier(call)
+        earlier = self.earlier(call, origin)
         if earlier is not None:
             return earlier
         decision = self.guard(call)
         hold_id, redact = _hold_id_and_redactions(decision)
-        decided = Decided(_digest_of(call) or "", decision, hold_id, redact)
+        decided = Decided(_digest_of(call) or "", decision, hold_id, redact, origin=origin)
         if decided.digest:  # arguments with no digest were refused: nothing to find again
             self._decided.put(call.key, decided)
         return decided
 
-    def earlier(self, call: ToolCall) -> Decided | None:
+    def earlier(self, call: ToolCall, origin: str | None = None) -> Decided | None:
         """What an earlier run of this call was decided (in this process), or None.
 
         The same key naming other arguments is another call: refused (audited). A held
@@ -190,7 +193,7 @@ class Firewall:
         found = self._decided.get(call.key)
         if found is None:
             return None
-        if found.digest != _digest_of(call):
+        if found.digest != _digest_of(call) or found.origin != origin:
             reason = (
                 f"call id {call.call_id!r} already names another call in this session;"
                 " each call needs its own id"
@@ -320,7 +323,9 @@ class Firewall:
 
     # -- holds ------------------------------------------------------------------------
 
-    def resolve_hold(self, call: ToolCall, hold: Hold, record: HoldRecord) -> Allow | Deny:
+    def resolve_hold(
+        self, call: ToolCall, hold: Hold, record: HoldRecord, *, origin: str | None = None
+    ) -> Allow | Deny:
         """Turn a decided hold into the call's final decision (audited).
 
         The hold is judged as the approval store has it now (``record`` only names what
@@ -347,7 +352,7 @@ class Firewall:
             self._contain(ctx, decision, owner=hold.hold_id if never_ran else None)
         digest = _digest_of(call)
         if isinstance(current, HoldRecord) and digest and current.digest == digest:
-            decided = Decided(digest, decision, hold.hold_id, hold.redact)
+            decided = Decided(digest, decision, hold.hold_id, hold.redact, origin=origin)
             self._decided.put(call.key, decided)  # a re-run of the call finds this
         return decision
 
@@ -406,23 +411,25 @@ class Firewall:
         except Exception:  # it stays used: the call cannot run, which is the safe side
             log.exception("approval_not_returned", hold_id=hold_id)
 
-    def _wait(self, call: ToolCall, hold: Hold) -> Allow | Deny:
+    def _wait(self, call: ToolCall, hold: Hold, origin: str | None) -> Allow | Deny:
         try:
             record = self.approvals.wait(hold.hold_id)
         except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
             reason = f"approval store unavailable ({_named(exc)})"
             return self._refuse(call, DenyCode.STORE_ERROR, reason)
-        return self.resolve_hold(call, hold, record)
+        return self.resolve_hold(call, hold, record, origin=origin)
 
-    async def _await(self, call: ToolCall, hold: Hold) -> Allow | Deny:
+    async def _await(self, call: ToolCall, hold: Hold, origin: str | None) -> Allow | Deny:
         try:
             record = await self.approvals.await_decision(hold.hold_id)
         except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
             reason = f"approval store unavailable ({_named(exc)})"
             return await asyncio.to_thread(self._refuse, call, DenyCode.STORE_ERROR, reason)
-        return await asyncio.to_thread(self.resolve_hold, call, hold, record)
+        return await asyncio.to_thread(
+            functools.partial(self.resolve_hold, call, hold, record, origin=origin)
+        )
 
-    def _returned(self, call: ToolCall, hold: Hold) -> Hold | Allow | Deny:
+    def _returned(self, call: ToolCall, hold: Hold, origin: str | None) -> Hold | Allow | Deny:
         """``hold_mode="return"``: the hold while pending; once decided, its decision."""
         try:
             record = self.approvals.get(hold.hold_id)
@@ -431,7 +438,7 @@ class Firewall:
             return self._refuse(call, DenyCode.STORE_ERROR, reason)
         if record is None or record.state is HoldState.PENDING:
             return hold
-        return self.resolve_hold(call, hold, record)
+        return self.resolve_hold(call, hold, record, origin=origin)
 
     # -- running ----------------------------------------------------------------------
 
@@ -442,16 +449,17 @@ class Firewall:
         *,
         failed: Callable[[T], str | None] | None = None,
         pauses: tuple[type[BaseException], ...] = (),
+        origin: str | None = None,
     ) -> Executed[T] | Deny | Hold:
         """Decide ``call`` (once: see :meth:`decide`); run ``execute`` only if allowed (or
         approved); audit the outcome (``failed`` and ``pauses``: see :meth:`run_allowed`)."""
-        decided = self.decide(call)
+        decided = self.decide(call, origin)
         decision = decided.decision
         if isinstance(decision, Hold):
             if self.settings.hold_mode == "return":
-                decision = self._returned(call, decision)
+                decision = self._returned(call, decision, origin)
             else:
-                decision = self._wait(call, decision)
+                decision = self._wait(call, decision, origin)
         if isinstance(decision, Deny | Hold):
             return decision
         return self.run_allowed(
@@ -470,15 +478,16 @@ class Firewall:
         *,
         failed: Callable[[T], str | None] | None = None,
         pauses: tuple[type[BaseException], ...] = (),
+        origin: str | None = None,
     ) -> Executed[T] | Deny | Hold:
         """Async twin of :meth:`run`; blocking store work runs in worker threads."""
-        decided = await asyncio.to_thread(self.decide, call)
+        decided = await asyncio.to_thread(self.decide, call, origin)
         decision = decided.decision
         if isinstance(decision, Hold):
             if self.settings.hold_mode == "return":
-                decision = await asyncio.to_thread(self._returned, call, decision)
+                decision = await asyncio.to_thread(self._returned, call, decision, origin)
             else:
-                decision = await self._await(call, decision)
+                decision = await self._await(call, decision, origin)
         if isinstance(decision, Deny | Hold):
             return decision
         return await self.arun_allowed(

@@ -59,13 +59,42 @@ def _same(sent: dict[str, Any], wanted: Any) -> bool:
         return False
 
 
-def _anchor(request: ToolCallRequest, messages: Sequence[BaseMessage]) -> str | None:
-    """Where a call without an id sits: the latest model message asking for it, and its place."""
+def _asked(sent: dict[str, Any], wanted: Any) -> bool:
+    """Whether the model's call ``sent`` is the call ``wanted`` (by its id, if it has one)."""
+    given = wanted.get("id")
+    return sent.get("id") == given if given else _same(sent, wanted)
+
+
+def _place(request: ToolCallRequest, messages: Sequence[BaseMessage]) -> tuple[int, int] | None:
+    """The latest model message asking for the call (its position), and the call's index."""
     for position in range(len(messages) - 1, -1, -1):
         for index, sent in enumerate(_calls_of(messages[position])):
-            if _same(sent, request.tool_call):
-                return f"{messages[position].id or f'#{position}'}/{index}"
+            if _asked(sent, request.tool_call):
+                return position, index
     return None
+
+
+def _message_name(messages: Sequence[BaseMessage], position: int) -> str:
+    return messages[position].id or f"#{position}"
+
+
+def _anchor(request: ToolCallRequest, messages: Sequence[BaseMessage]) -> str | None:
+    """Where a call without an id sits: the model message asking for it, and its place."""
+    place = _place(request, messages)
+    if place is None:
+        return None
+    return f"{_message_name(messages, place[0])}/{place[1]}"
+
+
+def origin_of(request: ToolCallRequest) -> str | None:
+    """The model message that asked for the call (its id, else its position), if known.
+
+    A re-run of the call comes from the same message; a later message reusing the id is
+    another call, even where an earlier message was trimmed from the thread.
+    """
+    messages = _messages(request)
+    place = _place(request, messages)
+    return None if place is None else _message_name(messages, place[0])
 
 
 def call_id_of(request: ToolCallRequest) -> str:

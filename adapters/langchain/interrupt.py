@@ -22,6 +22,7 @@ call (same id, other arguments) is refused, not resumed.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ from firewall.errors import FirewallError
 from firewall.gate import Executed, Firewall
 from firewall.types import Allow, Deny, DenyCode, Hold, ToolCall
 
+from .identity import origin_of
 from .middleware import PAUSES, FirewallMiddleware, PrincipalSource, ToolResult
 from .screen import args_problem
 from .seal import Seal
@@ -65,8 +67,9 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
         refusal = self._not_given(request, call)
         if refusal is not None:
             return refusal
-        decided = self._decide(call)
-        decision = self._resolve(call, decided) if decided.hold_id else decided.decision
+        origin = origin_of(request)
+        decided = self._decide(call, origin)
+        decision = self._resolve(call, decided, origin) if decided.hold_id else decided.decision
         if not isinstance(decision, Allow):
             return self._refusal(request, call, decision)
         seal = Seal(tool=call.tool)
@@ -94,8 +97,11 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
         refusal = await asyncio.to_thread(self._not_given, request, call)
         if refusal is not None:
             return refusal
-        decided = await asyncio.to_thread(self._decide, call)
-        decision = await self._aresolve(call, decided) if decided.hold_id else decided.decision
+        origin = origin_of(request)
+        decided = await asyncio.to_thread(self._decide, call, origin)
+        decision: Allow | Deny | Hold = decided.decision
+        if decided.hold_id:
+            decision = await self._aresolve(call, decided, origin)
         if not isinstance(decision, Allow):
             return self._refusal(request, call, decision)
         seal = Seal(tool=call.tool)
@@ -111,9 +117,9 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
             return await asyncio.to_thread(self._answer, request, call, seal, result)
         return self._refusal(request, call, result)
 
-    def _decide(self, call: ToolCall) -> Decided:
+    def _decide(self, call: ToolCall, origin: str | None) -> Decided:
         """An earlier run's decision, else the hold this call already has, else a decision."""
-        earlier = self.firewall.earlier(call)
+        earlier = self.firewall.earlier(call, origin)
         if earlier is not None:
             return earlier
         try:
@@ -122,7 +128,7 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
             reason = f"approval store unavailable ({exc})"
             return Decided("", self.firewall.refuse(call, DenyCode.STORE_ERROR, reason, "approval"))
         if existing is None:
-            return self.firewall.decide(call)
+            return self.firewall.decide(call, origin)
         if existing.digest != call.binding_digest():
             reason = (
                 f"call id {call.call_id!r} already names another call in this session (held"
@@ -132,7 +138,7 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
             return Decided(existing.digest, denial)
         return Decided(existing.digest, _hold_of(existing), existing.hold_id)
 
-    def _resolve(self, call: ToolCall, decided: Decided) -> Allow | Deny | Hold:
+    def _resolve(self, call: ToolCall, decided: Decided, origin: str | None) -> Allow | Deny:
         """Pause once for the hold (a re-run gets its resume value back), then decide."""
         record = self._record(call, decided)
         if isinstance(record, Deny):
@@ -142,9 +148,9 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
             return decided.decision  # decided in an earlier run of this call
         if record.state is HoldState.PENDING:
             record = self._settled(record.hold_id, self._settle_s)
-        return self.firewall.resolve_hold(call, decided.decision, record)
+        return self.firewall.resolve_hold(call, decided.decision, record, origin=origin)
 
-    async def _aresolve(self, call: ToolCall, decided: Decided) -> Allow | Deny | Hold:
+    async def _aresolve(self, call: ToolCall, decided: Decided, origin: str | None) -> Allow | Deny:
         record = await asyncio.to_thread(self._record, call, decided)
         if isinstance(record, Deny):
             return record
@@ -153,7 +159,8 @@ class FirewallInterruptMiddleware(FirewallMiddleware):
             return decided.decision
         if record.state is HoldState.PENDING:
             record = await asyncio.to_thread(self._settled, record.hold_id, self._settle_s)
-        return await asyncio.to_thread(self.firewall.resolve_hold, call, decided.decision, record)
+        resolve = functools.partial(self.firewall.resolve_hold, origin=origin)
+        return await asyncio.to_thread(resolve, call, decided.decision, record)
 
     def _record(self, call: ToolCall, decided: Decided) -> HoldRecord | Deny:
         """The call's hold as stored now (what the interrupt shows)."""

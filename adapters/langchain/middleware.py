@@ -18,7 +18,7 @@ from firewall.errors import ConfigError
 from firewall.gate import Executed, Firewall
 from firewall.types import Deny, DenyCode, Hold, Identity, Principal, ToolCall
 
-from .identity import answer_id, call_id_of
+from .identity import answer_id, call_id_of, origin_of
 from .messages import refusal_message
 from .schema import args_json_schema, parsed_args
 from .screen import args_problem
@@ -196,6 +196,7 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
             lambda: handler(self._execute(call, request, seal)),
             failed=self._outcome(seal),
             pauses=PAUSES,
+            origin=origin_of(request),
         )
         if isinstance(result, Executed):
             return self._answer(request, call, seal, result)
@@ -219,6 +220,7 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
             lambda: handler(self._execute(call, request, seal)),
             failed=self._outcome(seal),
             pauses=PAUSES,
+            origin=origin_of(request),
         )
         if isinstance(result, Executed):
             return await asyncio.to_thread(self._answer, request, call, seal, result)
