@@ -76,6 +76,13 @@ def _named(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, FirewallError) else type(exc).__name__
 
 
+def _canonical_or_none(args: Mapping[str, Any]) -> str | None:
+    try:
+        return canonical_json(args)
+    except Exception:  # noqa: BLE001 - arguments with no canonical form are not recorded
+        return None
+
+
 def _digest_of(call: ToolCall) -> str | None:
     """The call's binding digest; None if its arguments have none (no canonical JSON)."""
     try:
@@ -200,9 +207,7 @@ class Firewall:
             )
             return Decided(found.digest, self._refuse(call, DenyCode.INVALID_CALL, reason))
         if found.started:
-            reason = (
-                f"the approval of hold {found.hold_id} was already used; it authorises one run"
-            )
+            reason = f"the approval of hold {found.hold_id} was already used; it authorises one run"
             return Decided(found.digest, self._refuse(call, DenyCode.APPROVAL_USED, reason))
         return found
 
@@ -297,8 +302,12 @@ class Firewall:
         return denial
 
     def refuse(self, call: ToolCall, code: DenyCode, reason: str, stage: str = "adapter") -> Deny:
-        """Refuse ``call`` for a reason an adapter found (audited; the call does not run)."""
-        return self._refuse(call, code, reason, stage)
+        """Refuse ``call`` for a reason an adapter found (audited with its arguments; the
+        call does not run)."""
+        ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage=stage)
+        ctx.args_json = _canonical_or_none(call.args)
+        denial = ctx.deny(code, reason)
+        return self._refusal_if_unaudited(ctx, denial) or denial
 
     def _refuse(self, call: ToolCall, code: DenyCode, reason: str, stage: str = "approval") -> Deny:
         ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage=stage)

@@ -9,16 +9,20 @@ firewall decided and audited, once.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from firewall.adapters.langchain import FirewallInterruptMiddleware, FirewallMiddleware
 from langchain.agents.middleware import (
+    AgentMiddleware,
     HumanInTheLoopMiddleware,
     ToolCallLimitMiddleware,
     ToolRetryMiddleware,
 )
+from langchain.agents.middleware.types import ToolCallRequest
+from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
 from firewall.settings import GateSettings
@@ -443,3 +447,81 @@ def test_a_call_returned_as_pending_is_not_answered_as_a_success(tmp_path: Path)
     [message] = tool_messages(result)
     assert message.status == "error"
     assert tools.ran == []
+
+
+class Rewriter(AgentMiddleware[Any, Any]):
+    """Any middleware that changes the call on its way to the tool (not only HITL's edit)."""
+
+    def __init__(self, tool_call: dict[str, Any]) -> None:
+        super().__init__()
+        self._tool_call = tool_call
+
+    def wrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], Any]
+    ) -> Any:
+        return handler(request.override(tool_call={**request.tool_call, **self._tool_call}))
+
+    async def awrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], Awaitable[Any]]
+    ) -> Any:
+        return await handler(request.override(tool_call={**request.tool_call, **self._tool_call}))
+
+
+@KINDS
+@SYNC_ASYNC
+def test_any_middleware_inside_the_firewall_that_changes_the_call_runs_nothing(
+    tmp_path: Path, kind: str, use_async: bool
+) -> None:
+    """The changed call is refused and audited as what it was; the decided one did not run."""
+    rig, tools = make_rig(tmp_path), Tools()
+    rewriter = Rewriter({"args": {"customer_id": "c-666"}})
+    with checkpointer("memory", tmp_path) as saver:
+        graph = agent(
+            [turn(call("lookup", customer_id="c-1"))],
+            tools.all(),
+            [firewall_of(kind, rig), rewriter],
+            saver,
+        )
+        result = start(graph, thread(), use_async)
+    assert tools.ran == []
+    [message] = tool_messages(result)
+    assert (message.status, message.tool_call_id) == ("error", "call_1")
+    assert "changed after the firewall decided" in str(message.content)
+    refused = [e for e in rig.audited() if e["outcome"] == "deny"]
+    assert [(e["code"], e["args"]) for e in refused] == [("invalid_call", {"customer_id": "c-666"})]
+    assert rig.outcomes() == [("lookup", "error")]
+
+
+class Answerer(AgentMiddleware[Any, Any]):
+    """Middleware that answers a call itself (a cache, a call limit) without running the tool."""
+
+    def wrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], Any]
+    ) -> Any:
+        return ToolMessage("cached", tool_call_id=request.tool_call["id"], name="lookup")
+
+    async def awrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], Awaitable[Any]]
+    ) -> Any:
+        return self.wrap_tool_call(request, lambda r: None)
+
+
+@KINDS
+@SYNC_ASYNC
+def test_a_call_answered_inside_the_firewall_is_not_audited_as_run(
+    tmp_path: Path, kind: str, use_async: bool
+) -> None:
+    """[Firewall, Answerer]: the tool never ran, so its outcome is no "ok"."""
+    rig, tools = make_rig(tmp_path), Tools()
+    with checkpointer("memory", tmp_path) as saver:
+        graph = agent(
+            [turn(call("lookup", customer_id="c-1"))],
+            tools.all(),
+            [firewall_of(kind, rig), Answerer()],
+            saver,
+        )
+        start(graph, thread(), use_async)
+    assert tools.ran == []
+    assert rig.outcomes() == [("lookup", "error")]
+    [outcome] = rig.audited("outcome")
+    assert "did not run" in outcome["details"]["error"]
