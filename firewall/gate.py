@@ -76,11 +76,11 @@ def _named(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, FirewallError) else type(exc).__name__
 
 
-def _canonical_or_none(args: Mapping[str, Any]) -> str | None:
+def _canonical_or_empty(args: Mapping[str, Any]) -> bytes:
     try:
         return canonical_json(args)
     except Exception:  # noqa: BLE001 - arguments with no canonical form are not recorded
-        return None
+        return b""
 
 
 def _digest_of(call: ToolCall) -> str | None:
@@ -305,7 +305,7 @@ class Firewall:
         """Refuse ``call`` for a reason an adapter found (audited with its arguments; the
         call does not run)."""
         ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage=stage)
-        ctx.args_json = _canonical_or_none(call.args)
+        ctx.args_json = _canonical_or_empty(call.args)
         denial = ctx.deny(code, reason)
         return self._refusal_if_unaudited(ctx, denial) or denial
 
