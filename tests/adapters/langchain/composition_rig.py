@@ -56,7 +56,7 @@ decision := {
     "outcome": "hold",
     "reasons": ["refunds need a supervisor"],
     "obligations": {"approvers": "supervisors", "ttl_s": 600},
-} if input.tool.name == "refund"
+} if input.tool.name in {"refund", "confirm_refund"}
 """
 
 
@@ -84,6 +84,12 @@ TOOLS = (
         args_schema=_schema(order_id="string", amount="number"),
     ),
     ToolSpec(name="ask", scope="crm:read", args_schema=_schema(question="string")),
+    ToolSpec(
+        name="confirm_refund",
+        scope="refunds:write",
+        risk=Risk.HIGH,
+        args_schema=_schema(order_id="string"),
+    ),
     ToolSpec(name="pay", scope="payments:write", args_schema=_schema(amount="number")),
 )
 BUDGETS = (BudgetRule(tool="charge", amount=Decimal(1000), window="1 hour"),)
@@ -124,7 +130,14 @@ class Tools:
     failures: int = 0  # ``charge`` raises this many times before it succeeds
 
     def all(self) -> list[BaseTool]:
-        return [self.lookup(), self.refund(), self.charge(), self.ask(), self.pay()]
+        return [
+            self.lookup(),
+            self.refund(),
+            self.charge(),
+            self.ask(),
+            self.pay(),
+            self.confirm_refund(),
+        ]
 
     def named(self, *names: str) -> list[BaseTool]:
         return [t for t in self.all() if t.name in names]
@@ -169,6 +182,17 @@ class Tools:
             return f"user said {answer}"
 
         return ask
+
+    def confirm_refund(self) -> BaseTool:
+        @tool
+        def confirm_refund(order_id: str) -> str:
+            """Refund an order once the customer confirms (the tool asks them itself)."""
+            answer = interrupt({"tool_question": f"refund {order_id}?"})
+            self.answers.append(answer)
+            self.ran.append(("confirm_refund", {"order_id": order_id}))
+            return f"customer said {answer}"
+
+        return confirm_refund
 
     def pay(self) -> BaseTool:
         @tool

@@ -272,32 +272,24 @@ def test_hitl_never_receives_the_firewalls_resume_value(tmp_path: Path, use_asyn
 def test_a_tools_own_question_never_receives_the_firewalls_resume_value(
     tmp_path: Path, use_async: bool
 ) -> None:
-    """A held call whose tool asks its own question: the tool gets its own answer."""
+    """A held tool that asks its own question: the firewall's resume value never answers it."""
     rig, tools = make_rig(tmp_path), Tools()
-    graph_tools = tools.all()
     with checkpointer("memory", tmp_path) as saver:
         graph = agent(
-            [
-                turn(
-                    call("ask", "call_q", question="which order?"),
-                    call("refund", order_id="o-1", amount=5.0),
-                )
-            ],
-            graph_tools,
+            [turn(call("confirm_refund", order_id="o-1"))],
+            tools.all(),
             [firewall_of("interrupt", rig)],
             saver,
         )
-        start(graph, thread(), use_async)
-        hold_id = rig.pending_hold()
-        rig.firewall.approvals.approve(hold_id, "alice")
-        state = graph.get_state(thread())
-        answers = {
-            i.id: ("decided" if i.value.get("type") == "firewall_hold" else "o-1")
-            for t in state.tasks
-            for i in t.interrupts
-        }
-        drive(graph, Command(resume=answers), thread(), use_async)
-    assert tools.answers == ["o-1"]
+        [held] = interrupts(start(graph, thread(), use_async))
+        rig.firewall.approvals.approve(held["hold_id"], "alice")
+        [asked] = interrupts(drive(graph, Command(resume="decided"), thread(), use_async))
+        assert asked == {"tool_question": "refund o-1?"}
+        result = drive(graph, Command(resume="yes"), thread(), use_async)
+    assert tools.answers == ["yes"]
+    assert [m.content for m in tool_messages(result)] == ["customer said yes"]
+    assert len(rig.holds()) == 1
+    assert rig.outcomes() == [("confirm_refund", "ok")]
 
 
 def test_a_held_call_resumed_many_times_waits_at_most_once_per_resume(tmp_path: Path) -> None:
