@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from firewall.containment.settings import BudgetRule
 from firewall.credentials.context import handed_over
 from firewall.credentials.redaction import scrub_exception
 from firewall.credentials.vault import CallCredential, CredentialVault
+from firewall.decided import Decided, DecisionMemo
 from firewall.errors import ApprovalError, ConfigError, DuplicateCallError, FirewallError
 from firewall.observe import (
     APPROVAL_WAIT,
@@ -94,6 +96,21 @@ def _describe(span: Span, result: Allow | Deny | Hold | Executed[Any]) -> None:
         span.set("hold_id", result.hold_id)
 
 
+def _canonical_or_empty(args: Mapping[str, Any]) -> bytes:
+    try:
+        return canonical_json(args)
+    except Exception:  # noqa: BLE001 - arguments with no canonical form are not recorded
+        return b""
+
+
+def _digest_of(call: ToolCall) -> str | None:
+    """The call's binding digest; None if its arguments have none (no canonical JSON)."""
+    try:
+        return call.binding_digest()
+    except Exception:  # noqa: BLE001 - such arguments are refused by the checks
+        return None
+
+
 def _hold_id_and_redactions(decision: Allow | Deny | Hold) -> tuple[str | None, tuple[str, ...]]:
     if isinstance(decision, Hold):
         return decision.hold_id, decision.redact
@@ -145,6 +162,7 @@ class Firewall:
             self.containment.freezes, self.tools, self.containment.outage, last_look=True
         )
         self._unstarted = UnstartedRuns()
+        self._decided = DecisionMemo()
         self.stages: Sequence[Stage] = stages or default_stages(
             self.tools,
             policy=policy,
@@ -186,6 +204,45 @@ class Firewall:
             release = not placed and self._passed_budget(ctx.stage)
             self._contain(ctx, decision, owner=owner_of(ctx) if release else None)
         return decision
+
+    def decide(self, call: ToolCall, origin: str | None = None) -> Decided:
+        """The call's decision: the one an earlier run of this very call got, else :meth:`guard`.
+
+        A call is named by its key (tenant, session, agent, call id); a runtime that runs it
+        again (a resumed graph, a retry) finds its decision instead of deciding (and
+        auditing, counting, reserving, holding) a second time. ``origin`` names where the
+        call comes from (an adapter's: the model message that asked for it), so that an id
+        reused elsewhere is never taken for a re-run.
+        """
+        earlier = self.earlier(call, origin)
+        if earlier is not None:
+            return earlier
+        decision = self.guard(call)
+        hold_id, redact = _hold_id_and_redactions(decision)
+        decided = Decided(_digest_of(call) or "", decision, hold_id, redact, origin=origin)
+        if decided.digest:  # arguments with no digest were refused: nothing to find again
+            self._decided.put(call.key, decided)
+        return decided
+
+    def earlier(self, call: ToolCall, origin: str | None = None) -> Decided | None:
+        """What an earlier run of this call was decided (in this process), or None.
+
+        The same key naming other arguments is another call: refused (audited). A held
+        call whose tool already started has used its approval: a further run is refused.
+        """
+        found = self._decided.get(call.key)
+        if found is None:
+            return None
+        if found.digest != _digest_of(call) or found.origin != origin:
+            reason = (
+                f"call id {call.call_id!r} already names another call in this session;"
+                " each call needs its own id"
+            )
+            return Decided(found.digest, self._refuse(call, DenyCode.INVALID_CALL, reason))
+        if found.started:
+            reason = f"the approval of hold {found.hold_id} was already used; it authorises one run"
+            return Decided(found.digest, self._refuse(call, DenyCode.APPROVAL_USED, reason))
+        return found
 
     def _remembered(self, call: ToolCall, outcome: str) -> bool:
         """:meth:`_remember`; False (logged) if the session store could not take it."""
@@ -279,6 +336,14 @@ class Firewall:
         self._contain(ctx, denial, owner=None)
         return denial
 
+    def refuse(self, call: ToolCall, code: DenyCode, reason: str, stage: str = "adapter") -> Deny:
+        """Refuse ``call`` for a reason an adapter found (audited with its arguments; the
+        call does not run)."""
+        ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage=stage)
+        ctx.args_json = _canonical_or_empty(call.args)
+        denial = ctx.deny(code, reason)
+        return self._refusal_if_unaudited(ctx, denial) or denial
+
     def _refuse(self, call: ToolCall, code: DenyCode, reason: str, stage: str = "approval") -> Deny:
         ctx = CallContext(call=call, spec=self.tools.get(call.tool), stage=stage)
         denial = ctx.deny(code, reason)
@@ -302,7 +367,9 @@ class Firewall:
 
     # -- holds ------------------------------------------------------------------------
 
-    def resolve_hold(self, call: ToolCall, hold: Hold, record: HoldRecord) -> Allow | Deny:
+    def resolve_hold(
+        self, call: ToolCall, hold: Hold, record: HoldRecord, *, origin: str | None = None
+    ) -> Allow | Deny:
         """Turn a decided hold into the call's final decision (audited).
 
         The hold is judged as the approval store has it now (``record`` only names what
@@ -327,6 +394,10 @@ class Firewall:
                 and current.digest == call.binding_digest()
             )
             self._contain(ctx, decision, owner=hold.hold_id if never_ran else None)
+        digest = _digest_of(call)
+        if isinstance(current, HoldRecord) and digest and current.digest == digest:
+            decided = Decided(digest, decision, hold.hold_id, hold.redact, origin=origin)
+            self._decided.put(call.key, decided)  # a re-run of the call finds this
         return decision
 
     def _current_hold(self, ctx: CallContext, hold: Hold) -> HoldRecord | Deny:
@@ -384,65 +455,123 @@ class Firewall:
         except Exception:  # it stays used: the call cannot run, which is the safe side
             log.exception("approval_not_returned", hold_id=hold_id)
 
-    def _wait(self, call: ToolCall, hold: Hold) -> Allow | Deny:
+    def _wait(self, call: ToolCall, hold: Hold, origin: str | None) -> Allow | Deny:
         try:
             with self.observer.span(APPROVAL_WAIT, hold_id=hold.hold_id):
                 record = self.approvals.wait(hold.hold_id)
         except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
             reason = f"approval store unavailable ({_named(exc)})"
             return self._refuse(call, DenyCode.STORE_ERROR, reason)
-        return self.resolve_hold(call, hold, record)
+        return self.resolve_hold(call, hold, record, origin=origin)
 
-    async def _await(self, call: ToolCall, hold: Hold) -> Allow | Deny:
+    async def _await(self, call: ToolCall, hold: Hold, origin: str | None) -> Allow | Deny:
         try:
             with self.observer.span(APPROVAL_WAIT, hold_id=hold.hold_id):
                 record = await self.approvals.await_decision(hold.hold_id)
         except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
             reason = f"approval store unavailable ({_named(exc)})"
             return await asyncio.to_thread(self._refuse, call, DenyCode.STORE_ERROR, reason)
-        return await asyncio.to_thread(self.resolve_hold, call, hold, record)
+        return await asyncio.to_thread(
+            functools.partial(self.resolve_hold, call, hold, record, origin=origin)
+        )
+
+    def _returned(self, call: ToolCall, hold: Hold, origin: str | None) -> Hold | Allow | Deny:
+        """``hold_mode="return"``: the hold while pending; once decided, its decision."""
+        try:
+            record = self.approvals.get(hold.hold_id)
+        except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
+            reason = f"approval store unavailable ({_named(exc)})"
+            return self._refuse(call, DenyCode.STORE_ERROR, reason)
+        if record is None or record.state is HoldState.PENDING:
+            return hold
+        return self.resolve_hold(call, hold, record, origin=origin)
 
     # -- running ----------------------------------------------------------------------
 
-    def run(self, call: ToolCall, execute: Callable[[], T]) -> Executed[T] | Deny | Hold:
-        """Guard ``call``; run ``execute`` only if allowed (or approved); audit the outcome."""
+    def run(
+        self,
+        call: ToolCall,
+        execute: Callable[[], T],
+        *,
+        failed: Callable[[T], str | None] | None = None,
+        pauses: tuple[type[BaseException], ...] = (),
+        origin: str | None = None,
+    ) -> Executed[T] | Deny | Hold:
+        """Decide ``call`` (once: see :meth:`decide`); run ``execute`` only if allowed (or
+        approved); audit the outcome (``failed`` and ``pauses``: see :meth:`run_allowed`)."""
         with self.observer.span(CALL, tool=self._tool_label(call)) as span:
-            result = self._run(call, execute)
+            result = self._run(call, execute, failed=failed, pauses=pauses, origin=origin)
             _describe(span, result)
             return result
 
-    def _run(self, call: ToolCall, execute: Callable[[], T]) -> Executed[T] | Deny | Hold:
-        decision = self.guard(call)
-        hold_id, redact = _hold_id_and_redactions(decision)
+    def _run(
+        self,
+        call: ToolCall,
+        execute: Callable[[], T],
+        *,
+        failed: Callable[[T], str | None] | None,
+        pauses: tuple[type[BaseException], ...],
+        origin: str | None,
+    ) -> Executed[T] | Deny | Hold:
+        decided = self.decide(call, origin)
+        decision = decided.decision
         if isinstance(decision, Hold):
             if self.settings.hold_mode == "return":
-                return decision
-            decision = self._wait(call, decision)
-        if isinstance(decision, Deny):
+                decision = self._returned(call, decision, origin)
+            else:
+                decision = self._wait(call, decision, origin)
+        if isinstance(decision, Deny | Hold):
             return decision
-        return self.run_allowed(call, execute, hold_id=hold_id, redact=redact)
+        return self.run_allowed(
+            call,
+            execute,
+            hold_id=decided.hold_id,
+            redact=decided.redact,
+            failed=failed,
+            pauses=pauses,
+        )
 
     async def arun(
-        self, call: ToolCall, execute: Callable[[], Awaitable[T]]
+        self,
+        call: ToolCall,
+        execute: Callable[[], Awaitable[T]],
+        *,
+        failed: Callable[[T], str | None] | None = None,
+        pauses: tuple[type[BaseException], ...] = (),
+        origin: str | None = None,
     ) -> Executed[T] | Deny | Hold:
         """Async twin of :meth:`run`; blocking store work runs in worker threads."""
         with self.observer.span(CALL, tool=self._tool_label(call)) as span:
-            result = await self._arun(call, execute)
+            result = await self._arun(call, execute, failed=failed, pauses=pauses, origin=origin)
             _describe(span, result)
             return result
 
     async def _arun(
-        self, call: ToolCall, execute: Callable[[], Awaitable[T]]
+        self,
+        call: ToolCall,
+        execute: Callable[[], Awaitable[T]],
+        *,
+        failed: Callable[[T], str | None] | None,
+        pauses: tuple[type[BaseException], ...],
+        origin: str | None,
     ) -> Executed[T] | Deny | Hold:
-        decision = await asyncio.to_thread(self.guard, call)
-        hold_id, redact = _hold_id_and_redactions(decision)
+        decided = await asyncio.to_thread(self.decide, call, origin)
+        decision = decided.decision
         if isinstance(decision, Hold):
             if self.settings.hold_mode == "return":
-                return decision
-            decision = await self._await(call, decision)
-        if isinstance(decision, Deny):
+                decision = await asyncio.to_thread(self._returned, call, decision, origin)
+            else:
+                decision = await self._await(call, decision, origin)
+        if isinstance(decision, Deny | Hold):
             return decision
-        return await self.arun_allowed(call, execute, hold_id=hold_id, redact=redact)
+        return await self.arun_allowed(
+            call,
+            execute,
+            hold_id=decided.hold_id,
+            redact=decided.redact,
+            failed=failed,
+            pauses=pauses,
+        )
 
     def run_allowed(
         self,
@@ -451,13 +580,17 @@ class Firewall:
         *,
         hold_id: str | None = None,
         redact: tuple[str, ...] = (),
+        failed: Callable[[T], str | None] | None = None,
+        pauses: tuple[type[BaseException], ...] = (),
     ) -> Executed[T] | Deny:
         """Run a call already allowed (or approved): hand over its credential, audit the outcome.
 
-        For adapters that decide with :meth:`guard` / :meth:`resolve_hold` themselves:
+        For adapters that decide with :meth:`decide` / :meth:`resolve_hold` themselves:
         pass the ``hold_id`` of a held call, so that its approval is given back if the
         tool cannot start. An error leaves with any known secret masked (see
-        :func:`scrub_exception`).
+        :func:`scrub_exception`). ``failed`` says why a returned value reports a failure
+        (audited "error"), else None ("ok"); an exception of a type in ``pauses`` is the
+        runtime pausing the call (it runs again on resume): no outcome is audited for it.
         """
         credential = self._before_run(call, hold_id)
         if isinstance(credential, Deny):
@@ -466,12 +599,12 @@ class Firewall:
             with handed_over(credential):
                 value = execute()
         except BaseException as exc:
-            self._audit_outcome(call, "error", type(exc).__name__, hold_id)
+            self._audit_raised(call, exc, hold_id, pauses)
             failure = scrub_exception(exc, self.vault.registry)
             if failure is exc:
                 raise
         else:
-            self._audit_outcome(call, "ok", None, hold_id)
+            self._audit_returned(call, value, hold_id, failed)
             return Executed(call_id=call.call_id, value=value, hold_id=hold_id, redact=redact)
         raise failure  # outside the handler, so the leaking original is not chained
 
@@ -482,6 +615,8 @@ class Firewall:
         *,
         hold_id: str | None = None,
         redact: tuple[str, ...] = (),
+        failed: Callable[[T], str | None] | None = None,
+        pauses: tuple[type[BaseException], ...] = (),
     ) -> Executed[T] | Deny:
         """Async twin of :meth:`run_allowed`."""
         credential = await asyncio.to_thread(self._before_run, call, hold_id)
@@ -491,12 +626,12 @@ class Firewall:
             with handed_over(credential):
                 value = await execute()
         except BaseException as exc:
-            await asyncio.to_thread(self._audit_outcome, call, "error", type(exc).__name__, hold_id)
+            await asyncio.to_thread(self._audit_raised, call, exc, hold_id, pauses)
             failure = scrub_exception(exc, self.vault.registry)
             if failure is exc:
                 raise
         else:
-            await asyncio.to_thread(self._audit_outcome, call, "ok", None, hold_id)
+            await asyncio.to_thread(self._audit_returned, call, value, hold_id, failed)
             return Executed(call_id=call.call_id, value=value, hold_id=hold_id, redact=redact)
         raise failure  # outside the handler, so the leaking original is not chained
 
@@ -519,15 +654,39 @@ class Firewall:
                 if hold_id is not None:
                     self._unstarted.take(hold_id)  # the tool starts now: the approval is spent
                 return credential
+        self._decided.forget(call.key)  # not run: a later run decides afresh
         if hold_id is None:
             self.containment.release(reservation_of(call), UNHELD)
         else:
             self._give_back(hold_id)
         return self._refusal_if_unaudited(ctx, denial) or denial
 
+    def _audit_raised(
+        self,
+        call: ToolCall,
+        exc: BaseException,
+        hold_id: str | None,
+        pauses: tuple[type[BaseException], ...],
+    ) -> None:
+        """The outcome of a tool that raised; none yet if it only paused (it runs again)."""
+        if not isinstance(exc, pauses):
+            self._audit_outcome(call, "error", type(exc).__name__, hold_id)
+
+    def _audit_returned(
+        self,
+        call: ToolCall,
+        value: T,
+        hold_id: str | None,
+        failed: Callable[[T], str | None] | None,
+    ) -> None:
+        """The outcome of a tool that returned: "error" if its value reports a failure."""
+        error = failed(value) if failed is not None else None
+        self._audit_outcome(call, "error" if error else "ok", error, hold_id)
+
     def _audit_outcome(
         self, call: ToolCall, outcome: str, error: str | None, hold_id: str | None = None
     ) -> None:
+        self._decided.mark_started(call.key)  # a held call's one run happened
         self._remembered(call, outcome)
         # Off the caller's path where the sink can (SqlAuditLog.append_later): the effect
         # already happened, and the decision record before it was durable.

@@ -4,51 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
+from langgraph.errors import GraphBubbleUp
 from langgraph.types import Command
 from pydantic import TypeAdapter, ValidationError
 
 from firewall.errors import ConfigError
 from firewall.gate import Executed, Firewall
-from firewall.types import CALL_ID_PATTERN, Deny, Hold, Identity, Principal, ToolCall, new_id
+from firewall.types import Deny, DenyCode, Hold, Identity, Principal, ToolCall
 
+from .identity import answer_id, call_id_of, origin_of
 from .messages import refusal_message
 from .schema import args_json_schema, parsed_args
 from .screen import args_problem
-from .screen import reply_id as reply_id_of
+from .seal import CHANGED, Seal, sealed
 
 ToolResult = ToolMessage | Command[Any]
 PrincipalSource = Principal | Callable[[ToolCallRequest], Principal]
-
-
-_CALL_ID = re.compile(CALL_ID_PATTERN)
-
-
-def call_id_of(request: ToolCallRequest) -> str:
-    """The firewall's call id for the model's tool call: its own id when that is one.
-
-    Any other id the model gave (too long, not printable ASCII) maps to the same digest
-    each time, so a resumed run finds the hold of the call it paused on.
-    """
-    given = request.tool_call.get("id")
-    if given is None or given == "":
-        return new_id("call")
-    text = reply_id_of(given)
-    if _CALL_ID.fullmatch(text):
-        return text
-    return "call_" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+PAUSES: tuple[type[BaseException], ...] = (GraphBubbleUp,)
+"""LangGraph pausing a call (an ``interrupt()`` inside): it runs again on resume."""
 
 
 def reply_id(request: ToolCallRequest, call: ToolCall) -> str:
     """The ``tool_call_id`` of the answer: the model's own id, which it matches answers by."""
-    given = request.tool_call.get("id")
-    return call.call_id if given is None else reply_id_of(given)
+    return answer_id(request, call.call_id)
 
 
 def _tool_name(request: ToolCallRequest) -> str:
@@ -124,6 +108,14 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         call = self._call(request, args={})
         return self._refusal(request, call, self.firewall.refuse_input(call, problem))
 
+    def _not_given(self, request: ToolCallRequest, call: ToolCall) -> ToolMessage | None:
+        """The audited refusal of a tool the agent was not given (nothing to hold or run)."""
+        if request.tool is not None or call.tool not in self.firewall.tools:
+            return None  # an undeclared tool is the gate's to refuse (as unknown)
+        reason = f"{call.tool!r} is not one of this agent's tools"
+        denial = self.firewall.refuse(call, DenyCode.UNKNOWN_TOOL, reason)
+        return self._refusal(request, call, denial)
+
     def _restored(self, call: ToolCall, request: ToolCallRequest) -> ToolCallRequest:
         """The request the tool runs with: the decided arguments, the model's tokens resolved.
 
@@ -131,8 +123,49 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         answers with a bare value, which the agent's tool node cannot take.
         """
         restored = self.firewall.restore_args(call)
-        answer_id = reply_id(request, call)
-        return request.override(tool_call={**request.tool_call, "args": restored, "id": answer_id})
+        answer = reply_id(request, call)
+        return request.override(tool_call={**request.tool_call, "args": restored, "id": answer})
+
+    def _execute(self, call: ToolCall, request: ToolCallRequest, seal: Seal) -> ToolCallRequest:
+        """The request handed to the chain inside: its tools run only the decided call.
+
+        Built once the call is allowed: only then are its arguments restored.
+        """
+        restored = self._restored(call, request)
+        seal.args = dict(restored.tool_call["args"])
+        return sealed(restored, seal)
+
+    def _outcome(self, seal: Seal) -> Callable[[ToolResult], str | None]:
+        """What the handler's answer says happened: an error, or a tool that never ran."""
+
+        def failed(result: ToolResult) -> str | None:
+            error = seal.outcome_error()
+            if error is None and isinstance(result, ToolMessage) and result.status == "error":
+                return "the tool answered with an error"
+            return error
+
+        return failed
+
+    def _answer(
+        self, request: ToolCallRequest, call: ToolCall, seal: Seal, result: Executed[ToolResult]
+    ) -> ToolResult:
+        """The model's view of the tool's answer; a changed call's audited refusal instead."""
+        if seal.changed_to is None:
+            return self._model_view(call, result)
+        changed = self._changed_call(call, seal.changed_to)
+        denial = self.firewall.refuse(changed, DenyCode.INVALID_CALL, CHANGED)
+        return self._refusal(request, call, denial)
+
+    @staticmethod
+    def _changed_call(call: ToolCall, changed_to: dict[str, Any]) -> ToolCall:
+        """The call a middleware put in place of the decided one, for the record."""
+        args = changed_to.get("args")
+        try:
+            return call.model_copy(
+                update={"tool": str(changed_to.get("name")), "args": dict(args)}  # type: ignore[arg-type]
+            )
+        except (TypeError, ValueError):
+            return call
 
     @staticmethod
     def _refusal(request: ToolCallRequest, call: ToolCall, decision: Deny | Hold) -> ToolMessage:
@@ -154,9 +187,19 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         if problem is not None:
             return self._refuse_input(request, problem)
         call = self._call(request)
-        result = self.firewall.run(call, lambda: handler(self._restored(call, request)))
+        refusal = self._not_given(request, call)
+        if refusal is not None:
+            return refusal
+        seal = Seal(tool=call.tool)
+        result = self.firewall.run(
+            call,
+            lambda: handler(self._execute(call, request, seal)),
+            failed=self._outcome(seal),
+            pauses=PAUSES,
+            origin=origin_of(request),
+        )
         if isinstance(result, Executed):
-            return self._model_view(call, result)
+            return self._answer(request, call, seal, result)
         return self._refusal(request, call, result)
 
     async def awrap_tool_call(
@@ -168,7 +211,17 @@ class FirewallMiddleware(AgentMiddleware[Any, Any]):
         if problem is not None:
             return await asyncio.to_thread(self._refuse_input, request, problem)
         call = self._call(request)
-        result = await self.firewall.arun(call, lambda: handler(self._restored(call, request)))
+        refusal = await asyncio.to_thread(self._not_given, request, call)
+        if refusal is not None:
+            return refusal
+        seal = Seal(tool=call.tool)
+        result = await self.firewall.arun(
+            call,
+            lambda: handler(self._execute(call, request, seal)),
+            failed=self._outcome(seal),
+            pauses=PAUSES,
+            origin=origin_of(request),
+        )
         if isinstance(result, Executed):
-            return self._model_view(call, result)
+            return await asyncio.to_thread(self._answer, request, call, seal, result)
         return self._refusal(request, call, result)
