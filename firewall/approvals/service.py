@@ -11,9 +11,11 @@ import asyncio
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from datetime import UTC, datetime
+from typing import cast
 
 from firewall.approvals.auditing import HoldAuditor
 from firewall.approvals.base import ApprovalStore
+from firewall.approvals.journal import AppendMany, DecisionJournal, adopt_journal
 from firewall.approvals.models import HoldRecord, HoldState
 from firewall.approvals.notify import AsyncSleeper, AsyncWakeup, DecisionNotifier, Sleeper, Wakeup
 from firewall.approvals.people import Approvers
@@ -53,12 +55,25 @@ class ApprovalService:
         notifier: DecisionNotifier | None = None,
         *,
         aliases: Mapping[str, str] | None = None,
+        journal: DecisionJournal | None = None,
     ) -> None:
         self._store = store
         self._audit = HoldAuditor(audit)
+        self._chain = audit
+        self._journal = journal
         self._people = Approvers(groups, aliases)
         self._clock = clock
         self.notifier = notifier
+
+    def adopt_decisions(self) -> int:
+        """Put the approvers' journaled decisions on the chain (the writer's side); how many.
+
+        Only a service built with a ``journal`` and the chain writer as its audit sink
+        adopts; otherwise this does nothing. Raises if the chain cannot take them.
+        """
+        if self._journal is None:
+            return 0
+        return adopt_journal(self._journal, cast("AppendMany", self._chain))
 
     @property
     def groups(self) -> Mapping[str, frozenset[str]]:

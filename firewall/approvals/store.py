@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from sqlalchemy.pool import StaticPool
 from firewall.approvals.base import check_successor
 from firewall.approvals.models import DECISION_FIELDS, HoldRecord, HoldState
 from firewall.errors import ConfigError, DuplicateCallError, MissingDependencyError, StoreError
+from firewall.existing_store import require_existing
 from firewall.sqlddl import create_missing
 from firewall.sqlite_files import checked_file, guard_sqlite_file
 from firewall.types import CallKey
@@ -67,6 +68,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 _json = JSON().with_variant(JSONB(), "postgresql")
+json_type = _json
 metadata = MetaData()
 holds_table = Table(
     "approval_holds",
@@ -114,7 +116,9 @@ class SqlApprovalStore:
     in-memory SQLite database (``sqlite://``) serves one process, serialised by a lock.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        if not create:
+            require_existing(url, holds_table.name)
         self._engine, in_memory = make_engine(url)
         self._lock = threading.Lock() if in_memory else nullcontext()
         try:
@@ -123,6 +127,15 @@ class SqlApprovalStore:
         except StoreError:
             self._engine.dispose()
             raise
+
+    def ensure_table(self, table: Table) -> None:
+        """Create ``table`` (of :data:`metadata`) in this store's database if it is missing."""
+        with self._connection(begin=True) as conn:
+            create_missing(conn, table)
+
+    def connection(self, *, begin: bool = False) -> AbstractContextManager[Connection]:
+        """A connection to the store's database (in a transaction with ``begin``)."""
+        return self._connection(begin=begin)
 
     def create(self, record: HoldRecord) -> None:
         """Store a new hold; a duplicate hold id is a :class:`StoreError`.
