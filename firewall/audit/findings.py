@@ -29,12 +29,16 @@ class FindingKind(StrEnum):
     HEAD_MISMATCH = "head_mismatch"
     STALE_HEAD = "stale_head"
     ERASED = "erased"
+    UNADOPTED_DECISION = "unadopted_decision"
+    UNRECORDED_DECISION = "unrecorded_decision"
+    JOURNAL_MISMATCH = "journal_mismatch"
 
 
 SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.UNSUPPORTED_VERSION: "inconclusive",
     FindingKind.STALE_HEAD: "inconclusive",
     FindingKind.ERASED: "info",
+    FindingKind.UNADOPTED_DECISION: "inconclusive",
 }
 
 

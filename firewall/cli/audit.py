@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from firewall.approvals.journal import DecisionJournal, adopt_journal
+from firewall.approvals.store import SqlApprovalStore
 from firewall.audit.bundle import latest_note
 from firewall.audit.findings import VerifyReport
 from firewall.audit.keyfiles import (
@@ -26,8 +28,17 @@ from firewall.audit.render import print_report, render_records, reveal_reference
 from firewall.audit.sources import leaves_and_body, open_source
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.verify import Trust, verify_bundle, verify_store
-from firewall.cli.common import DataDirOption, DbOption, store_url
-from firewall.errors import AuditError, MissingDependencyError
+from firewall.cli.common import (
+    DEFAULT_DATA_DIR,
+    ConfigOption,
+    DataDirOption,
+    DbOption,
+    existing_sqlite_url,
+    load_optional_config,
+    store_url,
+)
+from firewall.config import FirewallConfig
+from firewall.errors import AuditError, FirewallError, StoreError
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Verify and inspect the audit chain."
@@ -52,7 +63,7 @@ OutFileOption = Annotated[
     Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")
 ]
 UNREADABLE = 2
-_ERRORS = (AuditError, MissingDependencyError, OSError, ValueError)
+_ERRORS = (FirewallError, OSError, ValueError)
 
 
 @app.command()
@@ -71,11 +82,18 @@ def verify(
         typer.Option("--max-age", help="Report a stale head if nothing was signed for S seconds."),
     ] = None,
     as_json: JsonOption = False,
+    config: ConfigOption = None,
 ) -> None:
-    """Check hashes, links, signatures and checkpoints; exit 0 valid, 1 tampered, 2 inconclusive."""
+    """Check hashes, links, signatures, checkpoints, and that every decision of the approval
+    store is on the chain; exit 0 valid, 1 tampered, 2 inconclusive."""
     console = _console()
     keys = list(public_key or [])
-    url = None if bundle else store_url(db, data_dir)
+    try:
+        log_url, approvals_url = _urls(load_optional_config(config), db, data_dir)
+    except FirewallError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(UNREADABLE) from exc
+    url = None if bundle else log_url
     if not keys and url is not None and (found := default_public_keys(url)):
         keys = list(found)
         if not as_json:
@@ -86,7 +104,11 @@ def verify(
     except AuditError as exc:
         report = VerifyReport(status="inconclusive", error=str(exc))
     else:
-        report = verify_bundle(bundle, trust) if bundle else verify_store(str(url), trust)
+        report = (
+            verify_bundle(bundle, trust)
+            if bundle
+            else verify_store(str(url), trust, approvals_url)
+        )
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -180,13 +202,41 @@ def checkpoint(
     out: Annotated[
         Path | None, typer.Option("--out", help="Also copy it into this directory.")
     ] = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Sign and store a checkpoint of the head now (run it from cron for idle logs)."""
-    with _failing_cleanly(), _writer(db, data_dir, key_file) as log:
-        note = log.checkpoint()
+    """Adopt approvers' journaled decisions, then sign and store a checkpoint of the head now
+    (run it from cron for idle logs)."""
+    with _failing_cleanly():
+        loaded = load_optional_config(config)
+        url, approvals_url = _urls(loaded, db, data_dir)
+        key_file = key_file or (loaded.audit.key_file if loaded else None)
+        keys = WriterKeys.from_file(key_file) if key_file else None
+        with SqlAuditLog(url, keys=keys) as log:
+            adopted = _adopt(approvals_url, log)
+            note = log.checkpoint()
         if note is not None and out is not None:
             mirror_checkpoint(out, note)
+    if adopted:
+        typer.echo(f"adopted {adopted} journaled decision(s) onto the chain", err=True)
     typer.echo(note or "", nl=False)
+
+
+def _urls(config: FirewallConfig | None, db: str | None, data_dir: Path | None) -> tuple[str, str]:
+    """The audit log's URL and the approval store's: ``--db``/``--data-dir``, else the config's."""
+    if db or data_dir or config is None:
+        url = db or existing_sqlite_url(data_dir or DEFAULT_DATA_DIR)  # never made here
+        return url, url
+    return config.storage.audit(), config.storage.approvals()
+
+
+def _adopt(approvals_url: str, log: SqlAuditLog) -> int:
+    """Put the decision journal's new entries on the chain; 0 without an approval store."""
+    try:
+        store = SqlApprovalStore(approvals_url, create=False)
+    except StoreError:
+        return 0
+    with store:
+        return adopt_journal(DecisionJournal(store), log)
 
 
 @app.command()
