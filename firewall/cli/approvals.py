@@ -34,7 +34,7 @@ GROUPS_ENV = "FIREWALL_APPROVER_GROUPS"
 EXIT_REFUSED = 1
 EXIT_UNAVAILABLE = 2
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 PIPED_WIDTH = 200
 
 AllOption = Annotated[bool, typer.Option("--all", help="Include decided and expired holds.")]

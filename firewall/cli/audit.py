@@ -41,7 +41,10 @@ from firewall.config import FirewallConfig
 from firewall.errors import AuditError, FirewallError, StoreError
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Verify and inspect the audit chain."
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    help="Verify and inspect the audit chain.",
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]

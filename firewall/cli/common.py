@@ -31,10 +31,13 @@ def sqlite_url(data_dir: Path) -> str:
 
 
 def store_url(db: str | None, data_dir: Path | None) -> str:
-    """``--db`` if given, else the SQLite file in ``--data-dir`` (or the default data dir)."""
+    """``--db`` if given, else the SQLite file in ``--data-dir`` (or the default data dir).
+
+    The directory is not created: a command on a mistyped ``--data-dir`` fails, naming it.
+    """
     if db:
         return db
-    return sqlite_url(data_dir or DEFAULT_DATA_DIR)
+    return existing_sqlite_url(data_dir or DEFAULT_DATA_DIR)
 
 
 ConfigOption = Annotated[
