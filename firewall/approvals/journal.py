@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Integer, String, Table, select, update
+from sqlalchemy import Column, Connection, Integer, String, Table, select, update
 
 from firewall.approvals.store import SqlApprovalStore, UtcDateTime, json_type, metadata
 from firewall.audit.events import AuditEvent, AuditSink
@@ -73,15 +73,24 @@ class DecisionJournal:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._store.ensure_table(journal_table)
 
+    @property
+    def store(self) -> SqlApprovalStore:
+        """The approval store whose database holds this journal."""
+        return self._store
+
     def append(self, event: AuditEvent) -> int:
         """Journal ``event``; durable when this returns. Returns the entry id."""
+        with self._store.connection(begin=True) as conn:
+            return self.append_in(conn, event)
+
+    def append_in(self, conn: Connection, event: AuditEvent) -> int:
+        """Journal ``event`` in ``conn``'s transaction (with the hold change it records)."""
         row = {
             "hold_id": event.details.get("hold_id"),
             "journaled_at": self._clock(),
             "event": event.model_dump(mode="json"),
         }
-        with self._store.connection(begin=True) as conn:
-            key = conn.execute(journal_table.insert().values(row)).inserted_primary_key
+        key = conn.execute(journal_table.insert().values(row)).inserted_primary_key
         return int(key[0]) if key else 0
 
     def entries(self, *, pending_only: bool = False) -> builtins.list[JournalEntry]:

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager, null
 from datetime import UTC, datetime
 from typing import cast
 
-from firewall.approvals.auditing import HoldAuditor
+from firewall.approvals.auditing import HoldAuditor, decided_event
 from firewall.approvals.base import ApprovalStore
 from firewall.approvals.journal import AppendMany, DecisionJournal, adopt_journal
 from firewall.approvals.models import HoldRecord, HoldState
@@ -257,13 +257,10 @@ class ApprovalService:
                 self._audit.refuse_settled(record, approver, "decide")
             self._check_eligible(record, approver)
             decided = step(record, now)
-            if self._store.compare_and_set(record, decided):
-                outcome = (
-                    "approval_recorded"
-                    if decided.state is HoldState.PENDING
-                    else decided.state.value
-                )
-                self._audit.decided(decided, outcome, approver)
+            outcome = (
+                "approval_recorded" if decided.state is HoldState.PENDING else decided.state.value
+            )
+            if self._commit(record, decided, outcome, approver):
                 self._notify(hold_id)
                 return decided
         raise StoreError(f"hold {hold_id}: gave up after {MAX_CAS_ATTEMPTS} conflicting updates")
@@ -308,11 +305,27 @@ class ApprovalService:
 
     def _try_expire(self, record: HoldRecord, now: datetime) -> HoldRecord | None:
         expired = record.with_expiry(now)
-        if not self._store.compare_and_set(record, expired):
+        if not self._commit(record, expired, "expired", None):
             return None
-        self._audit.decided(expired, "expired", None)
         self._notify(record.hold_id)
         return expired
+
+    def _commit(self, old: HoldRecord, new: HoldRecord, outcome: str, who: str | None) -> bool:
+        """Compare-and-swap ``old`` to ``new`` and record ``hold_decided``; True iff it won.
+
+        Journaled in the store's own database, the change and its entry commit in one
+        transaction: no decision without its record, even if the process dies between.
+        """
+        journal = self._chain if isinstance(self._chain, DecisionJournal) else None
+        if journal is not None and journal.store is self._store:
+            event = decided_event(new, outcome, who)
+            return journal.store.compare_and_set(
+                old, new, also=lambda conn: journal.append_in(conn, event)
+            )
+        if not self._store.compare_and_set(old, new):
+            return False
+        self._audit.decided(new, outcome, who)
+        return True
 
     def _load(self, hold_id: str, approver: str | None) -> HoldRecord:
         record = self._store.get(hold_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
@@ -178,8 +178,18 @@ class SqlApprovalStore:
             row = conn.execute(query).first()
         return None if row is None else _from_row(row._mapping)
 
-    def compare_and_set(self, old: HoldRecord, new: HoldRecord) -> bool:
-        """Write ``new`` iff the stored hold is still at ``old.version``; True iff it won."""
+    def compare_and_set(
+        self,
+        old: HoldRecord,
+        new: HoldRecord,
+        *,
+        also: Callable[[Connection], object] | None = None,
+    ) -> bool:
+        """Write ``new`` iff the stored hold is still at ``old.version``; True iff it won.
+
+        ``also`` runs in the same transaction if it won (the decision journal's entry), so
+        the change and its record commit together or not at all.
+        """
         check_successor(old, new)
         row = _to_row(new)
         changes = {name: row[name] for name in DECISION_FIELDS}
@@ -189,7 +199,10 @@ class SqlApprovalStore:
             .values(changes)
         )
         with self._connection(begin=True) as conn:
-            return conn.execute(statement).rowcount == 1
+            won = conn.execute(statement).rowcount == 1
+            if won and also is not None:
+                also(conn)
+            return won
 
     def close(self) -> None:
         """Release every pooled connection."""

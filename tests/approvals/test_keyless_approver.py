@@ -167,3 +167,34 @@ def test_checkpoint_adopts_the_journal_when_no_agent_resumes(tmp_path: Path) -> 
     assert [d[:2] for d in _chain_decisions(tmp_path / "agent" / "firewall.db")] == [
         ("denied", "carol")
     ]
+
+
+def test_a_decision_that_cannot_be_journaled_is_not_made(tmp_path: Path) -> None:
+    """The hold's change and its journal entry commit together: no decision without record."""
+    agent_config, approver_config, _ = _write_configs(tmp_path)
+    firewall = _firewall(agent_config)
+    try:
+        _, hold = _hold(firewall, 450.0)
+    finally:
+        firewall.close()
+    db = tmp_path / "agent" / "firewall.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS approval_journal (entry_id INTEGER PRIMARY KEY,"
+            " hold_id VARCHAR(128), journaled_at DATETIME NOT NULL, event JSON NOT NULL,"
+            " adopted_at DATETIME)"
+        )
+        conn.execute(
+            "CREATE TRIGGER journal_full BEFORE INSERT ON approval_journal"
+            " BEGIN SELECT RAISE(ABORT, 'journal full'); END"
+        )
+    result = _firewall_cli(
+        "approvals", "approve", hold.hold_id, "--as", "alice", "--config", str(approver_config),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    with sqlite3.connect(db) as conn:
+        [(state,)] = conn.execute(
+            "SELECT state FROM approval_holds WHERE hold_id = ?", (hold.hold_id,)
+        ).fetchall()
+    assert state == "pending"
