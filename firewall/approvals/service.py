@@ -161,6 +161,8 @@ class ApprovalService:
                 self._audit.refuse("already_used", message, hold_id, None, record)
             if record.state is not HoldState.APPROVED:
                 self._audit.refuse_settled(record, None, "run")
+            if (problem := self._unearned(record)) is not None:
+                self._audit.refuse("not_an_approver", problem, hold_id, None, record)
             if record.digest != digest:
                 message = (
                     f"hold {hold_id} approved a different call (tool, args or principal differ)"
@@ -264,6 +266,25 @@ class ApprovalService:
                 self._notify(hold_id)
                 return decided
         raise StoreError(f"hold {hold_id}: gave up after {MAX_CAS_ATTEMPTS} conflicting updates")
+
+    def _unearned(self, record: HoldRecord) -> str | None:
+        """Why ``record``'s approval does not meet this process's own rules, or None.
+
+        The store is shared with approvers; the writer trusts no approval it would not
+        have granted itself (a row set to approved by hand, a member removed since).
+        """
+        members = self._people.groups.get(record.approvers or "", frozenset())
+        outsiders = [a for a in record.approvals if not self._people.among(a, members)]
+        requesters = [a for a in record.approvals if self._people.among(a, record.requesters)]
+        people = {self._people.person(a) for a in record.approvals}
+        hold_id = record.hold_id
+        if outsiders:
+            return f"hold {hold_id} was approved by {outsiders[0]!r}, not in {record.approvers!r}"
+        if requesters:
+            return f"hold {hold_id} was approved by its requester {requesters[0]!r}"
+        if len(people) < record.quorum:
+            return f"hold {hold_id} has {len(people)} distinct approval(s) of {record.quorum}"
+        return None
 
     def _check_spelling(self, hold_id: str, approver: str) -> None:
         try:

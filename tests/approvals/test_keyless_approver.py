@@ -198,3 +198,23 @@ def test_a_decision_that_cannot_be_journaled_is_not_made(tmp_path: Path) -> None
             "SELECT state FROM approval_holds WHERE hold_id = ?", (hold.hold_id,)
         ).fetchall()
     assert state == "pending"
+
+
+def test_the_gate_does_not_run_a_hold_approved_by_hand_by_an_outsider(tmp_path: Path) -> None:
+    agent_config, _, _ = _write_configs(tmp_path)
+    firewall = _firewall(agent_config)
+    try:
+        call, hold = _hold(firewall, 450.0)
+        with sqlite3.connect(tmp_path / "agent" / "firewall.db") as conn:
+            conn.execute(
+                "UPDATE approval_holds SET state = 'approved', approvals = '[\"mallory\"]',"
+                " decided_by = '[\"mallory\"]', version = version + 1 WHERE hold_id = ?",
+                (hold.hold_id,),
+            )
+        record = firewall.approvals.get(hold.hold_id)
+        assert record is not None
+        decision = firewall.resolve_hold(call, hold, record)
+    finally:
+        firewall.close()
+    assert not isinstance(decision, Allow)
+    assert "mallory" in " ".join(decision.reasons)
