@@ -23,6 +23,7 @@ from firewall.credentials.vault import VaultSettings
 from firewall.errors import ConfigError
 from firewall.identity import spelled_twice
 from firewall.pii.rules import PiiSettings
+from firewall.service_config import ServiceConfig, ServiceSettings, SlackSettings
 from firewall.session import MAX_RECENT_EVENTS, RECENT_EVENTS
 from firewall.settings import GateSettings
 from firewall.stages.limits import RateLimitRule
@@ -100,12 +101,20 @@ class FirewallConfig(Frozen):
     approvers: dict[str, frozenset[Identity]] = Field(
         default_factory=dict, description="Approver groups: name -> user ids."
     )
+    service: ServiceSettings = ServiceSettings()
+    slack: SlackSettings | None = None
 
     @model_validator(mode="after")
     def _approvers_spelled_once(self) -> FirewallConfig:
         members = (member for group in self.approvers.values() for member in group)
         if problem := spelled_twice(members):
             raise ValueError(f"approvers: {problem}; one person would count twice")
+        return self
+
+    @model_validator(mode="after")
+    def _token_owners_spelled_once(self) -> FirewallConfig:
+        if problem := spelled_twice(self.service.tokens):
+            raise ValueError(f"service.tokens: {problem}")
         return self
 
     @model_validator(mode="after")
@@ -245,3 +254,6 @@ def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> F
     """Read a ``firewall.toml``, lay ``FIREWALL_…__…`` variables over it, validate."""
     path = Path(path)
     return parse_config(with_environment(read_toml(path), environ), path.parent.resolve())
+
+
+ServiceConfig.model_rebuild(_types_namespace={"FirewallConfig": FirewallConfig})

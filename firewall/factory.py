@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from firewall.approvals.journal import DecisionJournal
 from firewall.approvals.notify import notifier_from_url
 from firewall.approvals.service import ApprovalService
 from firewall.approvals.store import SqlApprovalStore
@@ -29,7 +30,10 @@ def approval_service(
     """The approval service over the configured store, with the configured groups."""
     store = SqlApprovalStore(config.storage.approvals())
     notifier = notifier_from_url(config.holds.notify_url)
-    return ApprovalService(store, audit, config.approvers, clock=clock, notifier=notifier)
+    journal = DecisionJournal(store, clock)  # approvers' decisions, adopted onto the chain
+    return ApprovalService(
+        store, audit, config.approvers, clock=clock, notifier=notifier, journal=journal
+    )
 
 
 def containment(

@@ -405,6 +405,12 @@ class Firewall:
             current = self.approvals.get(hold.hold_id)
         except Exception as exc:  # noqa: BLE001 - any store failure refuses the call
             return ctx.deny(DenyCode.STORE_ERROR, f"approval store unavailable ({_named(exc)})")
+        try:  # the approvers' decisions reach the chain before the gate acts on them
+            self.approvals.adopt_decisions()
+        except Exception as exc:  # noqa: BLE001 - a decision off the chain is not acted on
+            return ctx.deny(
+                DenyCode.STORE_ERROR, f"approvers' decisions not audited ({_named(exc)})"
+            )
         if current is None:
             return ctx.deny(DenyCode.APPROVAL_MISMATCH, f"there is no hold {hold.hold_id!r}")
         ctx.settled_hold = settled_hold_details(current)
@@ -713,6 +719,10 @@ class Firewall:
 
     def close(self) -> None:
         """Write pending outcome records; release the policy engine and the shared-state stores."""
+        try:
+            self.approvals.adopt_decisions()
+        except Exception:  # they stay journaled: the next writer or checkpoint adopts them
+            log.exception("decisions_not_adopted")
         flush = getattr(self.audit, "flush", None)
         if flush is not None:
             try:

@@ -14,14 +14,16 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError, model_validator
 
-from firewall.config import FirewallConfig, parse_config, read_toml, with_environment
 from firewall.errors import ConfigError
 from firewall.identity import spelled_twice
 from firewall.types import Frozen, Identity
+
+if TYPE_CHECKING:  # firewall.config holds these tables; it completes ServiceConfig on import
+    from firewall.config import FirewallConfig
 
 TOKENS_ENV = "FIREWALL_API_TOKENS"
 TOKEN_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"  # noqa: S105 - a pattern, not a secret
@@ -159,7 +161,11 @@ class ServiceSettings(Frozen):
 
 
 class ServiceConfig(Frozen):
-    """Everything ``firewall serve`` needs: the firewall config plus the service tables."""
+    """Everything ``firewall serve`` needs: the firewall config plus the service tables.
+
+    The tables are part of :class:`~firewall.config.FirewallConfig` (one file serves the
+    agent, the service and the CLI); this is the service's view of them.
+    """
 
     firewall: FirewallConfig
     service: ServiceSettings = ServiceSettings()
@@ -205,21 +211,20 @@ def all_tokens(config: ServiceConfig, environ: Mapping[str, str] = os.environ) -
     return tokens
 
 
+def service_view(firewall: FirewallConfig) -> ServiceConfig:
+    """The service's view of a firewall.toml: its ``[service]`` and ``[slack]`` tables."""
+    return ServiceConfig(firewall=firewall, service=firewall.service, slack=firewall.slack)
+
+
 def parse_service_config(data: dict[str, Any], base: Path = Path()) -> ServiceConfig:
-    """Split the ``[service]`` and ``[slack]`` tables off a firewall.toml mapping; validate."""
-    rest = dict(data)
-    tables = {name: rest.pop(name) for name in ("service", "slack") if name in rest}
-    firewall = parse_config(rest, base)
-    try:
-        return ServiceConfig.model_validate({"firewall": firewall, **tables})
-    except ValidationError as exc:
-        problems = [(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
-        (key, message), *more = problems
-        raise ConfigError(key, message, more=tuple(more)) from exc
+    """Validate a firewall.toml mapping, ``[service]`` and ``[slack]`` included."""
+    from firewall.config import parse_config  # noqa: PLC0415 - config imports this module
+
+    return service_view(parse_config(data, base))
 
 
 def load_service_config(path: Path | str) -> ServiceConfig:
-    """Read a firewall.toml that may carry ``[service]`` and ``[slack]`` tables (and the
-    ``FIREWALL_<TABLE>__<KEY>`` environment variables laid over it)."""
-    path = Path(path)
-    return parse_service_config(with_environment(read_toml(path)), path.parent.resolve())
+    """Read a firewall.toml that may carry ``[service]`` and ``[slack]`` tables."""
+    from firewall.config import load_config  # noqa: PLC0415 - config imports this module
+
+    return service_view(load_config(path))

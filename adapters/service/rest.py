@@ -92,8 +92,9 @@ class _Api:
         tools = runtime.config.firewall.tools
         self._personal: Mapping[str, tuple[str, ...]] = {t.name: t.personal_args for t in tools}
         self._people = Approvers(runtime.approvals.groups, runtime.config.aliases())
+        # The service holds no audit key: failures go to the journal the writer adopts.
         self._throttle = AuthThrottle(
-            runtime.config.service.auth_failures_per_minute, runtime.metrics, runtime.audit
+            runtime.config.service.auth_failures_per_minute, runtime.metrics, runtime.journal
         )
 
     def authenticated(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:

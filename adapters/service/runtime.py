@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from firewall.approvals.journal import DecisionJournal
 from firewall.approvals.notify import DecisionNotifier, Sleeper, Wakeup, notifier_from_url
 from firewall.approvals.service import ApprovalService, utc_now
 from firewall.approvals.store import SqlApprovalStore
-from firewall.audit.store import SqlAuditLog
+from firewall.audit.read_only import ReadOnlyAudit
 from firewall.service_config import (
     ServiceConfig,
     SlackCredentials,
@@ -39,10 +40,13 @@ class ServiceRuntime:
         self.tokens = all_tokens(config)
         self.notifier: DecisionNotifier | None = notifier_from_url(config.service.redis_url)
         self.store = SqlApprovalStore(storage.approvals())
-        self.audit = SqlAuditLog(storage.audit())
+        # Reads outcomes only: decisions go to the journal, adopted onto the chain by the
+        # writer, so the service never holds the audit signing key.
+        self.audit = ReadOnlyAudit(storage.audit())
+        self.journal = DecisionJournal(self.store, clock)
         self.approvals = ApprovalService(
             self.store,
-            self.audit,
+            self.journal,
             config.firewall.approvers,
             clock=clock,
             notifier=self.notifier,

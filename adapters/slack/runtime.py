@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from firewall.approvals.service import ApprovalService
-from firewall.audit.store import SqlAuditLog
+from firewall.audit.read_only import AuditReader
 from firewall.service_config import SlackCredentials, SlackSettings
 from firewall.types import ToolSpec
 
@@ -32,7 +32,7 @@ class SlackApprovals:
         settings: SlackSettings,
         credentials: SlackCredentials,
         approvals: ApprovalService,
-        audit: SqlAuditLog,
+        audit: AuditReader,
         *,
         cards_url: str,
         tools: Sequence[ToolSpec],

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from firewall.approvals.models import HoldRecord, HoldState
 from firewall.approvals.service import ApprovalService
-from firewall.audit.store import SqlAuditLog
+from firewall.audit.read_only import AuditReader
 from firewall.errors import FirewallError
 from firewall.service_config import SlackSettings
 
@@ -37,7 +37,7 @@ class CardSync:
         cards: SqlCardStore,
         *,
         approvals: ApprovalService,
-        audit: SqlAuditLog,
+        audit: AuditReader,
         settings: SlackSettings,
         context: CardContext,
         clock: Callable[[], datetime],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from firewall.types import CallKey
 
 from .agent import PRINCIPAL, SCRIPT, build_agent, scripted_turns
 from .backends import Backends
-from .supervisor import print_manual_instructions, rest_supervisor, scripted_supervisor
+from .supervisor import manual_supervisor, rest_supervisor, scripted_supervisor
 from .telemetry import console_observer
 
 CONFIG_PATH = Path(__file__).with_name("firewall.toml")
@@ -39,16 +40,34 @@ class Tally:
         self.counts[kind] = self.counts.get(kind, 0) + 1
 
     def summary(self) -> str:
-        return ", ".join(f"{n} {kind}" for kind, n in self.counts.items())
+        """E.g. ``6 allowed, 4 denied, 2 held (1 approved and executed, 1 denied)``."""
+        held = {k.removeprefix("held: "): n for k, n in self.counts.items() if k.startswith("held")}
+        parts = [f"{n} {kind}" for kind, n in self.counts.items() if not kind.startswith("held")]
+        if held:
+            inner = ", ".join(f"{n} {kind}" for kind, n in held.items())
+            parts.append(f"{sum(held.values())} held ({inner})")
+        return ", ".join(parts)
 
 
 def demo_config(data_dir: Path) -> FirewallConfig:
-    """The example config with its stores (and its development audit key) in ``data_dir``."""
-    config = load_config(CONFIG_PATH)
+    """The example config with its stores (and its development audit key) in ``data_dir``.
+
+    Also written to ``data_dir/firewall.toml``, so that the CLI commands deciding the
+    demo's holds read the same [storage] and [approvers] (``--config``).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{(data_dir / 'firewall.db').resolve()}"
-    storage = config.storage.model_copy(update={"url": url})
-    return config.model_copy(update={"storage": storage})
+    config_file = data_dir / "firewall.toml"
+    config_file.write_text(_data_dir_toml(), encoding="utf-8")
+    return load_config(config_file)
+
+
+def _data_dir_toml() -> str:
+    """The example's firewall.toml, its paths made absolute and its store in this directory."""
+    text = CONFIG_PATH.read_text(encoding="utf-8")
+    base = CONFIG_PATH.parent
+    for relative in ('"../../policies/rego"', '"demo_secrets.toml"'):
+        text = text.replace(relative, json.dumps(str((base / json.loads(relative)).resolve())))
+    return text.replace('"sqlite:///../../.firewall/firewall.db"', '"sqlite:///firewall.db"')
 
 
 def _call_text(name: str, args: dict[str, Any]) -> str:
@@ -58,14 +77,17 @@ def _call_text(name: str, args: dict[str, Any]) -> str:
 
 def _describe(message: ToolMessage, call_text: str, tally: Tally, held: bool) -> str:
     decision = message.additional_kwargs.get("firewall")
+    if held and decision is not None and decision["kind"] != "hold":
+        tally.add("held: denied")
+        return f"[red]DENY[/]     {call_text}\n           -> agent was told: {message.content}"
     if decision is None and held:
-        tally.add("held, approved and executed")
+        tally.add("held: approved and executed")
         return f"[green]EXECUTED[/] {call_text}\n           -> {message.content}"
     if decision is None:
         tally.add("allowed")
         return f"[green]ALLOW[/]    {call_text}\n           -> {message.content}"
     if decision["kind"] == "hold":
-        tally.add("pending")
+        tally.add("held: pending")
         return f"[yellow]PENDING[/]  {call_text}\n           -> {message.content}"
     tally.add("denied")
     return f"[red]DENY[/]     {call_text}\n           -> agent was told: {message.content}"
@@ -84,8 +106,8 @@ def _was_held(firewall: Firewall, call_id: str) -> bool:
 @contextmanager
 def _approver(mode: str, firewall: Firewall, console: Console, data_dir: Path) -> Iterator[None]:
     if mode == "manual":
-        print_manual_instructions(console, data_dir)
-        yield
+        with manual_supervisor(firewall.approvals, console, data_dir / "firewall.toml"):
+            yield
         return
     if mode == "rest":
         db_url = demo_config(data_dir).storage.approvals()

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import threading
@@ -49,7 +50,8 @@ def scripted_supervisor(
             return Verdict("ignore", approver)
         console.print(
             f"[yellow]HOLD[/]     {hold.tool}({_args(hold)}) -> {hold.hold_id} waits for"
-            f" '{hold.approvers}': {'; '.join(hold.reasons)}"
+            f" '{hold.approvers}':\n"
+            + "\n".join(f"           - {escape(reason)}" for reason in hold.reasons)
         )
         time.sleep(THINKING_TIME_S)
         if any("untrusted" in reason for reason in hold.reasons):
@@ -71,13 +73,34 @@ def _args(hold: HoldRecord) -> str:
     return ", ".join(f"{key}={value!r}" for key, value in hold.args.items())
 
 
-def print_manual_instructions(console: Console, data_dir: Path) -> None:
-    """Tell a human how to decide held calls from a second terminal."""
+@contextmanager
+def manual_supervisor(
+    service: ApprovalService, console: Console, config_file: Path
+) -> Iterator[None]:
+    """Print each hold opened from now on with its id and the commands that decide it."""
+    since = datetime.now(UTC)
+    config = shlex.quote(str(config_file))
     console.print(
-        "[bold]Manual approval:[/] when a call is held, run in a second terminal:\n"
-        f"  firewall approvals list --data-dir {data_dir}\n"
-        f"  firewall approvals approve HOLD_ID --as alice --data-dir {data_dir}"
+        "[bold]Manual approval:[/] the agent waits at each held call; decide it from a"
+        " second terminal with the commands printed below."
     )
+
+    def show(hold: HoldRecord) -> Verdict:
+        if hold.created_at >= since:
+            console.print(
+                f"[yellow]HOLD[/]     {escape(hold.tool)}({escape(_args(hold))}) waits for"
+                f" '{hold.approvers}' as hold {hold.hold_id}:\n"
+                + "".join(f"           - {escape(reason)}\n" for reason in hold.reasons)
+                + "         decide it in a second terminal:\n"
+                f"           firewall approvals approve {hold.hold_id} --as alice"
+                f" --config {config}\n"
+                f"           firewall approvals deny {hold.hold_id} --as alice"
+                f' --reason "not eligible" --config {config}'
+            )
+        return Verdict("ignore", "alice")
+
+    with ScriptedApprover(service, show).running():
+        yield
 
 
 @contextmanager
@@ -165,8 +188,8 @@ def _relay(process: subprocess.Popen[str], console: Console) -> None:
             args = ", ".join(f"{key}={value!r}" for key, value in message["args"].items())
             console.print(
                 f"[yellow]HOLD[/]     {escape(message['tool'])}({escape(args)}) ->"
-                f" {message['hold_id']} waits for '{message['approvers']}':"
-                f" {escape('; '.join(message['reasons']))}"
+                f" {message['hold_id']} waits for '{message['approvers']}':\n"
+                + "\n".join(f"           - {escape(reason)}" for reason in message["reasons"])
             )
         elif message["event"] == "decided" and message["state"]:
             by = ", ".join(message["by"] or [])

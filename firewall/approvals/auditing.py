@@ -27,13 +27,7 @@ class HoldAuditor:
 
     def decided(self, record: HoldRecord, outcome: str, approver: str | None) -> None:
         """``hold_decided``: approval_recorded, approved, denied, expired or executed."""
-        details = {
-            "hold_id": record.hold_id,
-            "approver": approver,
-            "reason": record.decision_reason,
-            "approvals": list(record.approvals),
-        }
-        self._sink.append(_event("hold_decided", record, details, outcome=outcome))
+        self._sink.append(decided_event(record, outcome, approver))
 
     def refuse(
         self,
@@ -76,3 +70,14 @@ def _event(event: str, record: HoldRecord, details: dict[str, Any], **fields: An
         details=details,
         **fields,
     )
+
+
+def decided_event(record: HoldRecord, outcome: str, approver: str | None) -> AuditEvent:
+    """The ``hold_decided`` event of ``record`` reaching ``outcome`` by ``approver``."""
+    details = {
+        "hold_id": record.hold_id,
+        "approver": approver,
+        "reason": record.decision_reason,
+        "approvals": list(record.approvals),
+    }
+    return _event("hold_decided", record, details, outcome=outcome)

@@ -11,9 +11,11 @@ import asyncio
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from datetime import UTC, datetime
+from typing import cast
 
-from firewall.approvals.auditing import HoldAuditor
+from firewall.approvals.auditing import HoldAuditor, decided_event
 from firewall.approvals.base import ApprovalStore
+from firewall.approvals.journal import AppendMany, DecisionJournal, adopt_journal
 from firewall.approvals.masking import mask_text
 from firewall.approvals.models import HoldRecord, HoldState
 from firewall.approvals.notify import AsyncSleeper, AsyncWakeup, DecisionNotifier, Sleeper, Wakeup
@@ -54,12 +56,25 @@ class ApprovalService:
         notifier: DecisionNotifier | None = None,
         *,
         aliases: Mapping[str, str] | None = None,
+        journal: DecisionJournal | None = None,
     ) -> None:
         self._store = store
         self._audit = HoldAuditor(audit)
+        self._chain = audit
+        self._journal = journal
         self._people = Approvers(groups, aliases)
         self._clock = clock
         self.notifier = notifier
+
+    def adopt_decisions(self) -> int:
+        """Put the approvers' journaled decisions on the chain (the writer's side); how many.
+
+        Only a service built with a ``journal`` and the chain writer as its audit sink
+        adopts; otherwise this does nothing. Raises if the chain cannot take them.
+        """
+        if self._journal is None:
+            return 0
+        return adopt_journal(self._journal, cast("AppendMany", self._chain))
 
     @property
     def groups(self) -> Mapping[str, frozenset[str]]:
@@ -152,6 +167,8 @@ class ApprovalService:
                 self._audit.refuse("already_used", message, hold_id, None, record)
             if record.state is not HoldState.APPROVED:
                 self._audit.refuse_settled(record, None, "run")
+            if (problem := self._unearned(record)) is not None:
+                self._audit.refuse("not_an_approver", problem, hold_id, None, record)
             if record.digest != digest:
                 message = (
                     f"hold {hold_id} approved a different call (tool, args or principal differ)"
@@ -248,16 +265,32 @@ class ApprovalService:
                 self._audit.refuse_settled(record, approver, "decide")
             self._check_eligible(record, approver)
             decided = step(record, now)
-            if self._store.compare_and_set(record, decided):
-                outcome = (
-                    "approval_recorded"
-                    if decided.state is HoldState.PENDING
-                    else decided.state.value
-                )
-                self._audit.decided(decided, outcome, approver)
+            outcome = (
+                "approval_recorded" if decided.state is HoldState.PENDING else decided.state.value
+            )
+            if self._commit(record, decided, outcome, approver):
                 self._notify(hold_id)
                 return decided
         raise StoreError(f"hold {hold_id}: gave up after {MAX_CAS_ATTEMPTS} conflicting updates")
+
+    def _unearned(self, record: HoldRecord) -> str | None:
+        """Why ``record``'s approval does not meet this process's own rules, or None.
+
+        The store is shared with approvers; the writer trusts no approval it would not
+        have granted itself (a row set to approved by hand, a member removed since).
+        """
+        members = self._people.groups.get(record.approvers or "", frozenset())
+        outsiders = [a for a in record.approvals if not self._people.among(a, members)]
+        requesters = [a for a in record.approvals if self._people.among(a, record.requesters)]
+        people = {self._people.person(a) for a in record.approvals}
+        hold_id = record.hold_id
+        if outsiders:
+            return f"hold {hold_id} was approved by {outsiders[0]!r}, not in {record.approvers!r}"
+        if requesters:
+            return f"hold {hold_id} was approved by its requester {requesters[0]!r}"
+        if len(people) < record.quorum:
+            return f"hold {hold_id} has {len(people)} distinct approval(s) of {record.quorum}"
+        return None
 
     def _check_spelling(self, hold_id: str, approver: str) -> None:
         try:
@@ -299,11 +332,27 @@ class ApprovalService:
 
     def _try_expire(self, record: HoldRecord, now: datetime) -> HoldRecord | None:
         expired = record.with_expiry(now)
-        if not self._store.compare_and_set(record, expired):
+        if not self._commit(record, expired, "expired", None):
             return None
-        self._audit.decided(expired, "expired", None)
         self._notify(record.hold_id)
         return expired
+
+    def _commit(self, old: HoldRecord, new: HoldRecord, outcome: str, who: str | None) -> bool:
+        """Compare-and-swap ``old`` to ``new`` and record ``hold_decided``; True iff it won.
+
+        Journaled in the store's own database, the change and its entry commit in one
+        transaction: no decision without its record, even if the process dies between.
+        """
+        journal = self._chain if isinstance(self._chain, DecisionJournal) else None
+        if journal is not None and journal.store is self._store:
+            event = decided_event(new, outcome, who)
+            return journal.store.compare_and_set(
+                old, new, also=lambda conn: journal.append_in(conn, event)
+            )
+        if not self._store.compare_and_set(old, new):
+            return False
+        self._audit.decided(new, outcome, who)
+        return True
 
     def _load(self, hold_id: str, approver: str | None) -> HoldRecord:
         record = self._store.get(hold_id)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from firewall.approvals.sealing import (
     seal_decision,
 )
 from firewall.errors import ConfigError, DuplicateCallError, MissingDependencyError, StoreError
+from firewall.existing_store import require_existing
 from firewall.sqlddl import create_missing
 from firewall.sqlite_files import checked_file, guard_sqlite_file
 from firewall.types import CallKey
@@ -74,6 +75,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 _json = JSON().with_variant(JSONB(), "postgresql")
+json_type = _json
 metadata = MetaData()
 holds_table = Table(
     "approval_holds",
@@ -123,7 +125,9 @@ class SqlApprovalStore:
     in-memory SQLite database (``sqlite://``) serves one process, serialised by a lock.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        if not create:
+            require_existing(url, holds_table.name)
         self._engine, in_memory = make_engine(url)
         self._lock = threading.Lock() if in_memory else nullcontext()
         try:
@@ -132,6 +136,15 @@ class SqlApprovalStore:
         except StoreError:
             self._engine.dispose()
             raise
+
+    def ensure_table(self, table: Table) -> None:
+        """Create ``table`` (of :data:`metadata`) in this store's database if it is missing."""
+        with self._connection(begin=True) as conn:
+            create_missing(conn, table)
+
+    def connection(self, *, begin: bool = False) -> AbstractContextManager[Connection]:
+        """A connection to the store's database (in a transaction with ``begin``)."""
+        return self._connection(begin=begin)
 
     def create(self, record: HoldRecord) -> None:
         """Store a new hold; a duplicate hold id is a :class:`StoreError`.
@@ -171,8 +184,18 @@ class SqlApprovalStore:
         found = self._read(query)
         return found[0] if found else None
 
-    def compare_and_set(self, old: HoldRecord, new: HoldRecord) -> bool:
-        """Write ``new`` iff the stored hold is still at ``old.version``; True iff it won."""
+    def compare_and_set(
+        self,
+        old: HoldRecord,
+        new: HoldRecord,
+        *,
+        also: Callable[[Connection], object] | None = None,
+    ) -> bool:
+        """Write ``new`` iff the stored hold is still at ``old.version``; True iff it won.
+
+        ``also`` runs in the same transaction if it won (the decision journal's entry), so
+        the change and its record commit together or not at all.
+        """
         check_successor(old, new)
         stored_args = select(holds_table.c.args).where(holds_table.c.hold_id == old.hold_id)
         with self._connection(begin=True) as conn:
@@ -183,7 +206,10 @@ class SqlApprovalStore:
                 .where(holds_table.c.hold_id == old.hold_id, holds_table.c.version == old.version)
                 .values(changes)
             )
-            return conn.execute(statement).rowcount == 1
+            won = conn.execute(statement).rowcount == 1
+            if won and also is not None:
+                also(conn)
+            return won
 
     def erase(self, subject: str) -> tuple[str | None, int]:
         """Delete ``subject``'s key: their holds read ``[erased]``. ``(pseudonym, holds)``.

@@ -33,6 +33,9 @@ class FindingKind(StrEnum):
     STRAY_ROW = "stray_row"
     COLUMN_MISMATCH = "column_mismatch"
     CHECKPOINT_MISSING = "checkpoint_missing"
+    UNADOPTED_DECISION = "unadopted_decision"
+    UNRECORDED_DECISION = "unrecorded_decision"
+    JOURNAL_MISMATCH = "journal_mismatch"
 
 
 SEVERITY: dict[FindingKind, Severity] = {
@@ -40,6 +43,7 @@ SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.STALE_HEAD: "inconclusive",
     FindingKind.UNWITNESSED_TAIL: "inconclusive",
     FindingKind.ERASED: "info",
+    FindingKind.UNADOPTED_DECISION: "inconclusive",
 }
 
 

@@ -88,8 +88,20 @@ class Trust:
         )
 
 
-def verify_store(url: str, trust: Trust | None = None) -> VerifyReport:
-    """Verify the log at ``url``. Default trust: a dev key's ``.pub`` next to a SQLite file."""
+def verify_store(
+    url: str, trust: Trust | None = None, approvals_url: str | None = None
+) -> VerifyReport:
+    """Verify the log at ``url``, and that it shows every decision of the approval store
+    at ``approvals_url`` (default ``url``; none there: not checked).
+
+    Default trust: a dev key's ``.pub`` next to a SQLite file.
+    """
+    from firewall.approvals.decision_check import verify_decisions  # noqa: PLC0415 - cycle
+
+    return verify_decisions(_verify_log(url, trust), url, approvals_url or url)
+
+
+def _verify_log(url: str, trust: Trust | None) -> VerifyReport:
     try:
         trust = trust or Trust.from_files(default_public_keys(url))
         log = SqlAuditLog(url, create=False)

@@ -12,7 +12,9 @@ from firewall.cli import demo as demo
 from firewall.cli import policy as policy
 from firewall.cli import serve as serve
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Agent Firewall.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None, help="Agent Firewall."
+)
 app.add_typer(audit.app, name="audit", help="Verify and inspect the audit chain.")
 app.add_typer(approvals.app, name="approvals", help="List, approve and deny held calls.")
 app.add_typer(policy.app, name="policy", help="Test the Rego policies.")

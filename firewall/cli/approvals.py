@@ -19,16 +19,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from firewall.approvals import ApprovalService, HoldRecord, HoldState, SqlApprovalStore
+from firewall.approvals.journal import DecisionJournal
 from firewall.approvals.service import utc_now
-from firewall.audit import SqlAuditLog
-from firewall.cli.common import DataDirOption, DbOption, store_url
+from firewall.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    DbOption,
+    configured_url,
+    load_optional_config,
+)
 from firewall.errors import ApprovalError, ConfigError, FirewallError
 
 GROUPS_ENV = "FIREWALL_APPROVER_GROUPS"
 EXIT_REFUSED = 1
 EXIT_UNAVAILABLE = 2
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 PIPED_WIDTH = 200
 
 AllOption = Annotated[bool, typer.Option("--all", help="Include decided and expired holds.")]
@@ -40,7 +46,8 @@ GroupsFileOption = Annotated[
     Path | None,
     typer.Option(
         "--groups-file",
-        help=f"JSON or TOML file mapping approver groups to ids (default: ${GROUPS_ENV}).",
+        help="JSON or TOML file mapping approver groups to ids, or a firewall.toml (its"
+        f" [approvers] table); default: --config's [approvers], else ${GROUPS_ENV}.",
     ),
 ]
 
@@ -59,6 +66,8 @@ def load_groups(groups_file: Path | None) -> dict[str, frozenset[str]]:
             raw: Any = tomllib.loads(text) if groups_file.suffix == ".toml" else json.loads(text)
         except (OSError, ValueError) as exc:
             raise ConfigError(source, f"cannot read approver groups: {exc}") from exc
+        if groups_file.suffix == ".toml" and isinstance(raw.get("approvers"), dict):
+            raw = raw["approvers"]  # a firewall.toml: its [approvers] table
     elif GROUPS_ENV in os.environ:
         source = f"${GROUPS_ENV}"
         try:
@@ -77,9 +86,24 @@ def load_groups(groups_file: Path | None) -> dict[str, frozenset[str]]:
 
 @contextmanager
 def build_service(url: str, groups: Mapping[str, Collection[str]]) -> Iterator[ApprovalService]:
-    """The approval service on the store and audit log at ``url``, closed on exit."""
-    with SqlApprovalStore(url) as store, SqlAuditLog(url) as audit:
-        yield ApprovalService(store, audit, groups)
+    """The approval service on the (existing) store at ``url``, closed on exit.
+
+    Decisions and refusals go to the store's decision journal, never to the audit chain
+    directly: an approver holds no audit signing key (see
+    :mod:`firewall.approvals.journal`).
+    """
+    with SqlApprovalStore(url, create=False) as store:
+        yield ApprovalService(store, DecisionJournal(store), groups)
+
+
+def _groups(config: Path | None, groups_file: Path | None) -> dict[str, frozenset[str]]:
+    """``--groups-file`` (or ``$FIREWALL_APPROVER_GROUPS``), else ``--config``'s [approvers]."""
+    loaded = load_optional_config(config) if groups_file is None else None
+    return dict(loaded.approvers) if loaded is not None else load_groups(groups_file)
+
+
+def _url(config: Path | None, db: str | None, data_dir: Path | None) -> str:
+    return configured_url(load_optional_config(config), db, data_dir, create=False)
 
 
 @contextmanager
@@ -100,10 +124,11 @@ def list_holds(
     show_all: AllOption = False,
     db: DbOption = None,
     data_dir: DataDirOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List pending holds (all holds with --all)."""
-    with _reported_errors(), SqlApprovalStore(store_url(db, data_dir)) as store:
+    with _reported_errors(), SqlApprovalStore(_url(config, db, data_dir), create=False) as store:
         records = store.list(None if show_all else HoldState.PENDING)
     if as_json:
         _print_json([record.model_dump(mode="json") for record in records])
@@ -118,10 +143,11 @@ def show(
     hold_id: HoldIdArgument,
     db: DbOption = None,
     data_dir: DataDirOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show one hold: the call, who may decide it, and what was decided."""
-    with _reported_errors(), SqlApprovalStore(store_url(db, data_dir)) as store:
+    with _reported_errors(), SqlApprovalStore(_url(config, db, data_dir), create=False) as store:
         record = store.get(hold_id)
         if record is None:
             raise ApprovalError("unknown_hold", f"there is no hold {hold_id!r}", hold_id=hold_id)
@@ -135,14 +161,16 @@ def show(
 def approve(
     hold_id: HoldIdArgument,
     approver: ApproverOption,
+    *,
     db: DbOption = None,
     data_dir: DataDirOption = None,
+    config: ConfigOption = None,
     groups_file: GroupsFileOption = None,
 ) -> None:
     """Approve a held call as one member of its approver group."""
     with _reported_errors():
-        groups = load_groups(groups_file)
-        with build_service(store_url(db, data_dir), groups) as service:
+        groups = _groups(config, groups_file)
+        with build_service(_url(config, db, data_dir), groups) as service:
             record = service.approve(hold_id, approver)
     if record.state is HoldState.APPROVED:
         _out().print(f"[green]Approved[/green] hold {hold_id} ({', '.join(record.approvals)}).")
@@ -159,12 +187,13 @@ def deny(
     reason: ReasonOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
+    config: ConfigOption = None,
     groups_file: GroupsFileOption = None,
 ) -> None:
     """Deny a held call; the call will not run."""
     with _reported_errors():
-        groups = load_groups(groups_file)
-        with build_service(store_url(db, data_dir), groups) as service:
+        groups = _groups(config, groups_file)
+        with build_service(_url(config, db, data_dir), groups) as service:
             service.deny(hold_id, approver, reason)
     suffix = f": {escape(reason)}" if reason else "."
     _out().print(f"[yellow]Denied[/yellow] hold {hold_id}{suffix}")
@@ -194,7 +223,7 @@ def _holds_table(records: list[HoldRecord], now: datetime) -> Table:
             escape(str(record.principal.get("agent_id", ""))),
             escape(str(record.principal.get("tenant", ""))),
             "" if amount is None else escape(str(amount)),
-            escape("; ".join(record.reasons)),
+            escape("\n".join(record.reasons)),
             record.state.value,
             _expiry(record, now),
         )
@@ -209,7 +238,7 @@ def _hold_details(record: HoldRecord, now: datetime) -> Table:
         "Tool": record.tool,
         "Args": json.dumps(record.args, indent=2, sort_keys=True),
         "Principal": json.dumps(record.principal, sort_keys=True),
-        "Reasons": "; ".join(record.reasons),
+        "Reasons": "\n".join(record.reasons),
         "Approvers": f"{record.approvers or '(none)'} (quorum {record.quorum})",
         "State": record.state.value,
         "Approvals": ", ".join(record.approvals),

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from firewall.approvals.journal import DecisionJournal, adopt_journal
 from firewall.approvals.store import SqlApprovalStore
 from firewall.audit.bundle import latest_note
 from firewall.audit.erasure import erase_everywhere
@@ -39,12 +40,23 @@ from firewall.audit.showing import show_records
 from firewall.audit.sources import leaves_and_body, open_source, rotation_records
 from firewall.audit.store import SqlAuditLog
 from firewall.audit.verify import Trust, verify_bundle, verify_store
-from firewall.cli.common import DataDirOption, DbOption, store_url
-from firewall.config import load_config
-from firewall.errors import AuditError, ConfigError, MissingDependencyError
+from firewall.cli.common import (
+    DEFAULT_DATA_DIR,
+    ConfigOption,
+    DataDirOption,
+    DbOption,
+    existing_sqlite_url,
+    load_optional_config,
+    store_url,
+)
+from firewall.config import FirewallConfig
+from firewall.errors import AuditError, FirewallError, StoreError
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Verify and inspect the audit chain."
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    help="Verify and inspect the audit chain.",
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -81,14 +93,8 @@ CheckpointSecondsOption = Annotated[
         help="The writers' [audit] checkpoints.every_seconds (default: --config's, or 300).",
     ),
 ]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", help="firewall.toml: its audit log (unless --db) and checkpoint policy."
-    ),
-]
 UNREADABLE = 2
-_ERRORS = (AuditError, ConfigError, MissingDependencyError, OSError, ValueError)
+_ERRORS = (FirewallError, OSError, ValueError)
 
 
 @app.command()
@@ -119,11 +125,17 @@ def verify(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check hashes, links, signatures and checkpoints; exit 0 valid, 1 tampered, 2 inconclusive."""
+    """Check hashes, links, signatures, checkpoints, and that every decision of the approval
+    store is on the chain; exit 0 valid, 1 tampered, 2 inconclusive."""
     console = _console()
-    with _failing_cleanly():
-        db, cadence = _configured(config, db, checkpoint_every, checkpoint_seconds)
-    url = None if bundle else store_url(db, data_dir)
+    try:
+        loaded = load_optional_config(config)
+        log_url, approvals_url = _urls(loaded, db, data_dir)
+    except FirewallError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(UNREADABLE) from exc
+    cadence = _cadence(loaded, checkpoint_every, checkpoint_seconds)
+    url = None if bundle else log_url
     keys = _trusted_keys(public_key, url, None if as_json else console)
     try:
         trust = Trust.from_files(
@@ -137,7 +149,11 @@ def verify(
     except AuditError as exc:
         report = VerifyReport(status="inconclusive", error=str(exc))
     else:
-        report = verify_bundle(bundle, trust) if bundle else verify_store(str(url), trust)
+        report = (
+            verify_bundle(bundle, trust)
+            if bundle
+            else verify_store(str(url), trust, approvals_url)
+        )
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -168,8 +184,9 @@ def show(
     Exit 0 if the whole log verifies, else verify's status (what was withheld, on stderr).
     """
     with _failing_cleanly():
-        db, cadence = _configured(config, db, checkpoint_every, checkpoint_seconds)
-        url = store_url(db, data_dir)
+        loaded = load_optional_config(config)
+        cadence = _cadence(loaded, checkpoint_every, checkpoint_seconds)
+        url, _ = _urls(loaded, db, data_dir)
         keys = _trusted_keys(public_key, url, None)
         trust = Trust.from_files(keys, cadence=cadence)
         shown = show_records(url, trust, call_id, limit)
@@ -264,13 +281,41 @@ def checkpoint(
     out: Annotated[
         Path | None, typer.Option("--out", help="Also copy it into this directory.")
     ] = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Sign and store a checkpoint of the head now (run it from cron for idle logs)."""
-    with _failing_cleanly(), _writer(db, data_dir, key_file) as log:
-        note = log.checkpoint()
+    """Adopt approvers' journaled decisions, then sign and store a checkpoint of the head now
+    (run it from cron for idle logs)."""
+    with _failing_cleanly():
+        loaded = load_optional_config(config)
+        url, approvals_url = _urls(loaded, db, data_dir)
+        key_file = key_file or (loaded.audit.key_file if loaded else None)
+        keys = WriterKeys.from_file(key_file) if key_file else None
+        with SqlAuditLog(url, keys=keys) as log:
+            adopted = _adopt(approvals_url, log)
+            note = log.checkpoint()
         if note is not None and out is not None:
             mirror_checkpoint(out, note)
+    if adopted:
+        typer.echo(f"adopted {adopted} journaled decision(s) onto the chain", err=True)
     typer.echo(note or "", nl=False)
+
+
+def _urls(config: FirewallConfig | None, db: str | None, data_dir: Path | None) -> tuple[str, str]:
+    """The audit log's URL and the approval store's: ``--db``/``--data-dir``, else the config's."""
+    if db or data_dir or config is None:
+        url = db or existing_sqlite_url(data_dir or DEFAULT_DATA_DIR)  # never made here
+        return url, url
+    return config.storage.audit(), config.storage.approvals()
+
+
+def _adopt(approvals_url: str, log: SqlAuditLog) -> int:
+    """Put the decision journal's new entries on the chain; 0 without an approval store."""
+    try:
+        store = SqlApprovalStore(approvals_url, create=False)
+    except StoreError:
+        return 0
+    with store:
+        return adopt_journal(DecisionJournal(store), log)
 
 
 @app.command()
@@ -383,17 +428,14 @@ def _trusted_keys(
     return keys
 
 
-def _configured(
-    config: Path | None, db: str | None, every_records: int | None, every_seconds: float | None
-) -> tuple[str | None, CheckpointPolicy]:
-    """The log URL and the writers' checkpoint policy: options, then ``config``, then defaults."""
-    policy, url = CheckpointPolicy(), db
-    if config is not None:
-        loaded = load_config(config)
-        policy, url = loaded.audit.checkpoints, db or loaded.storage.audit()
+def _cadence(
+    config: FirewallConfig | None, every_records: int | None, every_seconds: float | None
+) -> CheckpointPolicy:
+    """The writers' checkpoint policy: the options, then ``config``'s, then the defaults."""
+    policy = config.audit.checkpoints if config is not None else CheckpointPolicy()
     changes = {"every_records": every_records, "every_seconds": every_seconds}
     try:
-        return url, CheckpointPolicy.model_validate(
+        return CheckpointPolicy.model_validate(
             policy.model_dump() | {k: v for k, v in changes.items() if v is not None}
         )
     except ValueError as exc:

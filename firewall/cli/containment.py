@@ -20,13 +20,17 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from firewall.audit.events import AuditEvent
 from firewall.audit.store import SqlAuditLog
 from firewall.cli.common import DataDirOption, DbOption, store_url
 from firewall.config import load_config
 from firewall.containment.control import Containment
 from firewall.containment.freeze import FreezeTarget
+from firewall.containment.freeze_stores import freezes_table
 from firewall.containment.settings import LimitSettings
-from firewall.errors import FirewallError
+from firewall.containment.stores import is_redis
+from firewall.errors import AuditError, FirewallError
+from firewall.existing_store import require_existing
 from firewall.factory import containment as configured_containment
 
 EXIT_REFUSED = 1
@@ -102,7 +106,10 @@ def frozen(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the freezes in force."""
-    with _reported_errors(), _containment(config, redis, key_prefix, db, data_dir) as control:
+    with (
+        _reported_errors(),
+        _containment(config, redis, key_prefix, db, data_dir, read_only=True) as control,
+    ):
         entries = control.frozen()
     if as_json:
         typer.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
@@ -131,17 +138,38 @@ def _target(agent: str | None, tenant: str | None, everything: bool) -> FreezeTa
         raise typer.BadParameter(exc.errors()[0]["msg"], param_hint=chosen[0]) from exc
 
 
+class _ReadOnlyAudit:
+    """The audit sink of a command that only reads (``frozen``): it needs no key."""
+
+    def append(self, event: AuditEvent) -> object:
+        raise AuditError(f"a read-only command cannot audit {event.event!r}")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
 @contextmanager
 def _containment(
-    config: Path | None, redis: str | None, key_prefix: str, db: str | None, data_dir: Path | None
+    config: Path | None,
+    redis: str | None,
+    key_prefix: str,
+    db: str | None,
+    data_dir: Path | None,
+    *,
+    read_only: bool = False,
 ) -> Iterator[Containment]:
+    audit: SqlAuditLog | _ReadOnlyAudit
     if config is not None:
         loaded = load_config(config)
-        audit = SqlAuditLog(loaded.storage.audit())
+        if read_only and not is_redis(loaded.storage.freeze()):
+            require_existing(loaded.storage.freeze(), freezes_table.name)
+        audit = _ReadOnlyAudit() if read_only else SqlAuditLog(loaded.storage.audit())
         control = configured_containment(loaded, audit)
     else:
         url = store_url(db, data_dir)
-        audit = SqlAuditLog(url)
+        if read_only and not redis:
+            require_existing(url, freezes_table.name)  # a mistyped --data-dir makes nothing
+        audit = _ReadOnlyAudit() if read_only else SqlAuditLog(url)
         settings = LimitSettings(key_prefix=key_prefix)
         control = Containment(
             storage_url=redis or "memory://",

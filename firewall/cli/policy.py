@@ -19,7 +19,7 @@ from firewall.cli.replay import replay_command
 from firewall.errors import FirewallError
 from firewall.policy.rego_tests import RegoTestResult, run_rego_tests
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 LOCAL_POLICY_DIR = Path("policies/rego")
 

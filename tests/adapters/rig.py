@@ -16,6 +16,7 @@ import pytest
 from firewall.adapters.service import ServerThread, ServiceRuntime, create_app
 
 from firewall.approvals import ApprovalService, HoldRecord, SqlApprovalStore
+from firewall.approvals.journal import DecisionJournal
 from firewall.audit.store import SqlAuditLog
 from firewall.service_config import ServiceConfig, hash_token, parse_service_config
 from firewall.types import Hold, Principal, ToolCall, new_id
@@ -168,5 +169,5 @@ def running_service(
         http = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
         store = stack.enter_context(SqlApprovalStore(db_url))
         audit = stack.enter_context(SqlAuditLog(db_url))
-        agent = ApprovalService(store, audit, GROUPS)
+        agent = ApprovalService(store, audit, GROUPS, journal=DecisionJournal(store))
         yield Rig(runtime=runtime, http=http, slack=slack, agent=agent, audit=audit)

@@ -23,7 +23,6 @@ from typer.testing import CliRunner
 
 from firewall.approvals import ApprovalService, HoldRecord, HoldState, SqlApprovalStore
 from firewall.audit.keyfiles import ensure_dev_key
-from firewall.audit.store import SqlAuditLog
 from firewall.cli.approvals import GROUPS_ENV, app
 from firewall.config import parse_config
 from firewall.containment.freeze import FreezeTarget
@@ -253,7 +252,7 @@ def test_slack_user_cannot_approve_a_call_requested_under_their_slack_user_id(ri
     record = _hold(rig.agent, "U0ALICE")
     ts = rig.card_ts(record.hold_id)
     assert rig.click("U0ALICE", APPROVE_ACTION, record.hold_id, ts).status_code == 200
-    rig.slack.wait_until(lambda: _refusal_codes(rig.audit) == ["self_approval"], "a refusal")
+    rig.slack.wait_until(lambda: _refusal_codes(rig) == ["self_approval"], "a refusal")
     assert rig.agent.get(record.hold_id) == record
 
 
@@ -269,8 +268,9 @@ def test_rest_token_owner_cannot_approve_their_own_call_under_another_name(
     assert rig.agent.get(record.hold_id) == record
 
 
-def _refusal_codes(log: SqlAuditLog) -> list[str | None]:
-    return [r.code for r in log.records() if r.event == "approval_refused"]
+def _refusal_codes(rig: Rig) -> list[str | None]:
+    rig.agent.adopt_decisions()  # as the gate does before it acts on a hold
+    return [r.code for r in rig.audit.records() if r.event == "approval_refused"]
 
 
 @pytest.mark.parametrize(

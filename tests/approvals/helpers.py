@@ -6,8 +6,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from firewall.approvals import ApprovalService, HoldRecord
+from firewall.approvals import ApprovalService, HoldRecord, SqlApprovalStore
+from firewall.approvals.journal import DecisionJournal, adopt_journal
+from firewall.audit import SqlAuditLog
 from firewall.audit.events import AuditEvent
+from firewall.audit.records import AuditRecord
 from firewall.types import Hold, Principal, ToolCall, new_id
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -73,3 +76,10 @@ def open_hold(
     expires_at = (now or datetime.now(UTC)) + TTL
     hold = make_hold(call, expires_at=expires_at, approvers=approvers, quorum=quorum)
     return call, service.open(call, hold, money_arg="amount")
+
+
+def chain_records(db_url: str) -> list[AuditRecord]:
+    """The chain's records after the writer adopted the approvers' journal (as the gate does)."""
+    with SqlApprovalStore(db_url) as store, SqlAuditLog(db_url) as log:
+        adopt_journal(DecisionJournal(store), log)
+        return list(log.records())

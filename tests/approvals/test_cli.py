@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from firewall.approvals import ApprovalService, HoldRecord, HoldState, SqlApprovalStore
+from firewall.approvals.journal import DecisionJournal, adopt_journal
 from firewall.audit import SqlAuditLog
 from firewall.cli.approvals import GROUPS_ENV, app
 from firewall.cli.common import sqlite_url as data_dir_url
@@ -80,6 +81,7 @@ def test_list_reads_the_store_in_the_data_dir(tmp_path: Path) -> None:
 
 
 def test_list_of_nothing_says_so(url: str) -> None:
+    SqlApprovalStore(url).close()  # an existing, empty store
     result = runner.invoke(app, ["list", "--db", url])
     assert (result.exit_code, result.stdout.strip()) == (0, "No pending holds.")
 
@@ -99,19 +101,21 @@ def test_show_prints_the_call_and_its_digest(url: str, holds: ApprovalService) -
     assert HoldRecord.model_validate_json(as_json) == record
 
 
-def test_show_of_an_unknown_hold_exits_1(url: str) -> None:
+def test_show_of_an_unknown_hold_exits_1(url: str, holds: ApprovalService) -> None:
     result = runner.invoke(app, ["show", "hold_nope", "--db", url])
     assert result.exit_code == 1
     assert "Refused (unknown_hold): there is no hold 'hold_nope'" in result.stderr
 
 
 def test_approve_decides_the_hold_and_audits_it(url: str, holds: ApprovalService) -> None:
+    """The decision is journaled by the approver, then adopted onto the chain by the writer."""
     _, record = open_hold(holds)
     result = runner.invoke(app, ["approve", record.hold_id, "--as", "alice", "--db", url])
     assert result.exit_code == 0, result.output
     assert f"Approved hold {record.hold_id} (alice)" in result.stdout
     assert _state(url, record.hold_id) is HoldState.APPROVED
-    with SqlAuditLog(url) as log:
+    with SqlApprovalStore(url) as store, SqlAuditLog(url) as log:
+        assert adopt_journal(DecisionJournal(store), log) == 1
         decided = [r for r in log.records() if r.event == "hold_decided"]
     assert [(r.outcome, r.details["approver"]) for r in decided] == [("approved", "alice")]
 
@@ -198,4 +202,4 @@ def test_unreachable_store_exits_2(command: list[str]) -> None:
     db = "postgresql+psycopg://postgres@127.0.0.1:1/test"
     result = runner.invoke(app, [*command, "--db", db])
     assert result.exit_code == 2
-    assert "approval store failed" in result.stderr
+    assert "cannot open the store" in result.stderr

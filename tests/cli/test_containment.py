@@ -74,6 +74,8 @@ def test_unfreeze_lifts_it_and_is_audited(data_dir: Path) -> None:
 
 def test_frozen_lists_what_is_in_force(data_dir: Path) -> None:
     where = ("--data-dir", str(data_dir))
+    cli("freeze", "--agent", "bot-9", "--reason", "test", "--as", "alice", *where)
+    cli("unfreeze", "--agent", "bot-9", "--as", "carol", *where)
     assert cli("frozen", *where)[1].strip() == "Nothing is frozen."
     cli("freeze", "--all", "--reason", "breach", "--as", "alice", *where)
     code, output = cli("frozen", "--json", *where)

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from firewall.approvals import HoldState
-from firewall.audit.store import SqlAuditLog
 from tests.adapters.rig import TOKENS, Rig
+from tests.approvals.helpers import chain_records
 
 
 def _auth(name: str) -> dict[str, str]:
@@ -17,10 +17,11 @@ def _auth(name: str) -> dict[str, str]:
 
 
 def _refusals(db_url: str) -> list[tuple[str | None, object]]:
-    with SqlAuditLog(db_url) as log:
-        return [
-            (r.code, r.details["approver"]) for r in log.records() if r.event == "approval_refused"
-        ]
+    return [
+        (r.code, r.details["approver"])
+        for r in chain_records(db_url)
+        if r.event == "approval_refused"
+    ]
 
 
 @pytest.mark.parametrize(

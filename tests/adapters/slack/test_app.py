@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from firewall.adapters.slack import APPROVE_ACTION, DENY_ACTION
 
 from firewall.approvals import HoldState
-from firewall.audit.store import SqlAuditLog
 from tests.adapters.rig import Rig
 from tests.adapters.slack.mock_slack import SlackCall
 from tests.adapters.slack.payloads import SIGNING_SECRET, block_action, view_submission
+from tests.approvals.helpers import chain_records
 
 STALE_S = 5 * 60 + 30
 
@@ -31,8 +31,7 @@ def _ephemerals(rig: Rig, user: str) -> list[SlackCall]:
 
 
 def _audit_events(db_url: str, kind: str) -> list[tuple[str | None, dict[str, object]]]:
-    with SqlAuditLog(db_url) as log:
-        return [(r.outcome or r.code, r.details) for r in log.records() if r.event == kind]
+    return [(r.outcome or r.code, r.details) for r in chain_records(db_url) if r.event == kind]
 
 
 def test_approve_click_approves_and_updates_the_card_in_place(rig: Rig) -> None:
