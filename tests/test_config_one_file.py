@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ name = "issue_refund"
 scope = "refunds:write"
 """
     config_file = tmp_path / "firewall.toml"
-    tokens = README_TABLES % hash_token("t" * 32)
+    tokens = README_TABLES % hash_token(secrets.token_urlsafe(32))
     config_file.write_text(agent_tables + tokens, encoding="utf-8")
     config = load_config(config_file)
     assert config.slack is not None

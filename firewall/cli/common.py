@@ -44,8 +44,8 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="firewall.toml: its [storage], [approvers] and [audit] checkpoint policy"
-        " (--db overrides the store).",
+        help="firewall.toml: its [storage] and [approvers] (--db overrides the store),"
+        " and its [audit] checkpoint policy.",
     ),
 ]
 

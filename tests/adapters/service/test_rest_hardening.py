@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from firewall.approvals import HoldState
-from firewall.audit.store import SqlAuditLog
 from firewall.errors import ConfigError
 from firewall.service_config import AUTH_FAILURES_PER_MINUTE, hash_token
 from tests.adapters.rig import TOKENS, Rig
 from tests.adapters.slack.raw_http import connect, head, status_of
+from tests.approvals.helpers import chain_records
 
 
 def _auth(name: str) -> dict[str, str]:
@@ -31,8 +31,8 @@ def _metric(text: str, name: str) -> float:
 
 
 def _audited(db_url: str, event: str) -> list[dict[str, object]]:
-    with SqlAuditLog(db_url) as log:
-        return [r.details for r in log.records() if r.event == event]
+    """The chain's ``event`` records, once the writer adopted the service's journal."""
+    return [r.details for r in chain_records(db_url) if r.event == event]
 
 
 def test_token_guessing_is_throttled_per_client_and_counted(rig: Rig, db_url: str) -> None:

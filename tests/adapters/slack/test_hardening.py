@@ -15,10 +15,10 @@ import pytest
 from firewall.adapters.slack import APPROVE_ACTION, DENY_ACTION
 
 from firewall.approvals import HoldState
-from firewall.audit.store import SqlAuditLog
 from tests.adapters.rig import Rig
 from tests.adapters.slack.payloads import SIGNING_SECRET, block_action, form, view_submission
 from tests.adapters.slack.raw_http import connect, head, status_of
+from tests.approvals.helpers import chain_records
 
 CAP = 256 * 1024
 HUGE = 48 * 1024 * 1024
@@ -58,8 +58,8 @@ def _metric(rig: Rig, name: str) -> float:
 
 
 def _refusals(db_url: str) -> list[str | None]:
-    with SqlAuditLog(db_url) as log:
-        return [r.code for r in log.records() if r.event == "approval_refused"]
+    """Refusals on the chain, once the writer adopted the service's journal."""
+    return [r.code for r in chain_records(db_url) if r.event == "approval_refused"]
 
 
 def test_oversize_body_is_refused_from_content_length_before_it_is_sent(rig: Rig) -> None:
