@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from firewall.errors import MissingDependencyError
-from firewall.observe.otel import OtelObserver
+
+if TYPE_CHECKING:
+    from firewall.observe.otel import OtelObserver
 
 
 def console_observer() -> OtelObserver:
-    """An observer whose spans are printed to stdout as they end (children first)."""
+    """An observer whose spans are printed to stdout as they end (children first).
+
+    OpenTelemetry is imported only here: the demo runs without the ``[otel]`` extra.
+    """
     try:
         from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: PLC0415
         from opentelemetry.sdk.trace.export import (  # noqa: PLC0415
@@ -18,6 +24,7 @@ def console_observer() -> OtelObserver:
         )
     except ImportError as exc:
         raise MissingDependencyError("opentelemetry-sdk", "otel") from exc
+    from firewall.observe.otel import OtelObserver  # noqa: PLC0415 - needs the API too
 
     def one_line(span: ReadableSpan) -> str:
         took_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
