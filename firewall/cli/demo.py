@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from firewall.cli.common import DEFAULT_DATA_DIR
+from firewall.errors import MissingDependencyError
 
 APPROVER_MODES = ("scripted", "manual", "rest")
 
@@ -34,4 +35,9 @@ def demo(
         raise typer.BadParameter(f"must be one of: {choices}", param_hint="--approver")
     from firewall.examples.support_agent.run import main  # noqa: PLC0415 - heavy imports
 
-    raise typer.Exit(main(data_dir, approver, otel_console=otel_console))
+    try:
+        code = main(data_dir, approver, otel_console=otel_console)
+    except MissingDependencyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
