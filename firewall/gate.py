@@ -47,7 +47,8 @@ from firewall.stages.limits import RateLimitRule
 from firewall.stages.naming import quoted
 from firewall.stages.pipeline import default_stages
 from firewall.stages.policy import FactsProvider
-from firewall.stages.tools import ValidArgs
+from firewall.stages.shape import shape_problem
+from firewall.stages.tools import MAX_ARGS_BYTES, ValidArgs
 from firewall.types import (
     Allow,
     Deny,
@@ -104,7 +105,13 @@ def _canonical_or_empty(args: Mapping[str, Any]) -> bytes:
 
 
 def _digest_of(call: ToolCall) -> str | None:
-    """The call's binding digest; None if its arguments have none (no canonical JSON)."""
+    """The call's binding digest; None if its arguments have none (no canonical JSON).
+
+    Arguments the checks refuse for their shape (too deep, too large, a list shared 2**40
+    times) are not serialised at all: that alone could take the process down.
+    """
+    if shape_problem(call.args, max_bytes=MAX_ARGS_BYTES) is not None:
+        return None
     try:
         return call.binding_digest()
     except Exception:  # noqa: BLE001 - such arguments are refused by the checks
