@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import inspect, select
 
-from firewall.approvals.journal import ENTRY_KEY, JournalEntry, journal_table
+from firewall.approvals.journal import COMPARED_DETAILS, ENTRY_KEY, JournalEntry, journal_table
 from firewall.approvals.models import HoldRecord, HoldState
 from firewall.approvals.store import SqlApprovalStore
 from firewall.audit.chain import Findings
@@ -32,7 +32,6 @@ from firewall.errors import FirewallError
 
 Decision = tuple[str, str, str]
 """(hold id, approver, approve | deny)."""
-_COMPARED_DETAILS = ("hold_id", "approver", "approvals")
 
 
 def _kind_of(outcome: str | None) -> str | None:
@@ -80,7 +79,7 @@ def _same(entry: JournalEntry, record: AuditRecord) -> bool:
     return (
         (told.get("event"), told.get("outcome"), told.get("code"), told.get("call_id"))
         == (record.event, record.outcome, record.code, record.call_id)
-    ) and all(details.get(key) == record.details.get(key) for key in _COMPARED_DETAILS)
+    ) and all(details.get(key) == record.details.get(key) for key in COMPARED_DETAILS)
 
 
 def check_decisions(

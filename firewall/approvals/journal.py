@@ -29,6 +29,9 @@ from firewall.approvals.store import SqlApprovalStore, UtcDateTime, json_type, m
 from firewall.audit.events import AuditEvent, AuditSink
 
 JOURNAL_TABLE = "approval_journal"
+COMPARED_DETAILS = ("hold_id", "approver", "approvals")
+"""What verify compares of an adopted entry with its record; all an adopted entry keeps."""
+COMPARED_FIELDS = ("event", "outcome", "code", "call_id")
 ENTRY_KEY = "journal_entry"
 JOURNALED_AT_KEY = "journaled_at"
 
@@ -102,17 +105,29 @@ class DecisionJournal:
             rows = conn.execute(query).all()
         return [_entry(row._mapping) for row in rows]
 
-    def mark_adopted(self, entry_ids: builtins.list[int]) -> None:
-        """Record that the chain holds these entries."""
-        if not entry_ids:
-            return
-        statement = (
-            update(journal_table)
-            .where(journal_table.c.entry_id.in_(entry_ids), journal_table.c.adopted_at.is_(None))
-            .values(adopted_at=self._clock())
-        )
+    def mark_adopted(self, entries: builtins.list[JournalEntry]) -> None:
+        """Record that the chain holds these entries, and keep of each only what verify
+        compares: the chain holds the rest, sealed, so personal data (the customer, free
+        text) does not outlive adoption here, where erasure could not reach it."""
+        now = self._clock()
         with self._store.connection(begin=True) as conn:
-            conn.execute(statement)
+            for entry in entries:
+                statement = (
+                    update(journal_table)
+                    .where(
+                        journal_table.c.entry_id == entry.entry_id,
+                        journal_table.c.adopted_at.is_(None),
+                    )
+                    .values(adopted_at=now, event=adopted_form(entry.event))
+                )
+                conn.execute(statement)
+
+
+def adopted_form(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` reduced to what verify compares with the record that adopted it."""
+    details = event.get("details") or {}
+    kept = {key: event.get(key) for key in COMPARED_FIELDS}
+    return {**kept, "details": {k: details[k] for k in COMPARED_DETAILS if k in details}}
 
 
 def _entry(row: Any) -> JournalEntry:
@@ -142,5 +157,5 @@ def adopt_journal(journal: DecisionJournal, audit: AppendMany) -> int:
     if not pending:
         return 0
     audit.append_many([entry.as_audit_event() for entry in pending])
-    journal.mark_adopted([entry.entry_id for entry in pending])
+    journal.mark_adopted(pending)
     return len(pending)

@@ -114,7 +114,7 @@ _indexes = (
     Index("ux_approval_holds_scoped_call", *_SCOPE, unique=True),
 )
 _DATETIMES = ("created_at", "expires_at", "decided_at")
-ERASABLE_TABLES = ("approval_subjects", "approval_holds")
+ERASABLE_TABLES = ("approval_subjects", "approval_holds", "approval_journal")
 """The tables an erasure deletes from or rewrites (their files are rewritten afterwards)."""
 
 

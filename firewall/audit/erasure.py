@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from firewall.approvals.journal import DecisionJournal, adopt_journal
 from firewall.approvals.store import ERASABLE_TABLES as APPROVAL_TABLES
 from firewall.approvals.store import SqlApprovalStore
 from firewall.audit.maintenance import Erasure
@@ -81,6 +82,10 @@ def erase_everywhere(
     log: SqlAuditLog, approvals: SqlApprovalStore | None, subject: str, *, same_database: bool
 ) -> SubjectErasure:
     """Erase ``subject`` from ``log`` and ``approvals``, then scrub their databases' files."""
+    if approvals is not None:
+        # Journaled decisions go on the chain (sealed) first; adopted entries keep nothing
+        # personal, so the journal holds none of the subject's data after this.
+        adopt_journal(DecisionJournal(approvals), log)
     result = SubjectErasure(subject, audit=log.erase(subject))
     if approvals is not None:
         result.holds_pseudonym, result.holds_erased = approvals.erase(subject)

@@ -193,6 +193,9 @@ def test_after_erase_no_copy_of_the_disk_holds_the_subjects_data(
     assert keys, "the subject has no key: nothing was sealed for them"
     assert findings(NEEDLES, raw_files(db_url)), "the planted values must be findable first"
 
+    # Approvers journal their decisions; the writer adopts them (cron runs this) before erase.
+    adopted = runner.invoke(app, ["audit", "checkpoint", "--db", db_url])
+    assert adopted.exit_code == 0, adopted.output
     erased = runner.invoke(app, ["audit", "erase", "--subject", SUBJECT, "--db", db_url])
     assert erased.exit_code == 0, erased.output
     verified = runner.invoke(
