@@ -22,6 +22,7 @@ from firewall.pii.rules import PiiSettings
 from firewall.session import MAX_RECENT_EVENTS, RECENT_EVENTS
 from firewall.settings import GateSettings
 from firewall.stages.limits import RateLimitRule
+from firewall.totals.base import TotalRule
 from firewall.types import Frozen, Identity, ToolSpec
 
 
@@ -40,6 +41,7 @@ class StorageSettings(Frozen):
     limits_url: str = "memory://"
     freeze_url: str | None = None
     sessions_url: Annotated[str | None, AfterValidator(_memory_or_redis)] = None
+    totals_url: Annotated[str | None, AfterValidator(_memory_or_redis)] = None
 
     def audit(self) -> str:
         """The audit log URL."""
@@ -54,6 +56,12 @@ class StorageSettings(Frozen):
         if self.freeze_url:
             return self.freeze_url
         return self.limits_url if is_redis(self.limits_url) else self.url
+
+    def totals(self) -> str:
+        """Running totals: ``totals_url``, else the Redis of the limits, else memory."""
+        if self.totals_url:
+            return self.totals_url
+        return self.limits_url if is_redis(self.limits_url) else "memory://"
 
     def sessions(self) -> str:
         """Session summaries: ``sessions_url``, else the Redis of the limits, else memory."""
@@ -85,6 +93,7 @@ class FirewallConfig(Frozen):
     tools: Annotated[list[ToolSpec], Field(min_length=1)]
     rate_limits: list[RateLimitRule] = Field(default_factory=list)
     budgets: list[BudgetRule] = Field(default_factory=list)
+    totals: list[TotalRule] = Field(default_factory=list)
     limits: LimitSettings = LimitSettings()
     breaker: BreakerSettings = BreakerSettings()
     vault: VaultSettings = VaultSettings()
@@ -127,6 +136,20 @@ class FirewallConfig(Frozen):
                 raise ValueError(
                     f"budget for tool {rule.tool!r} needs a declared tool with a money_arg"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _totals_count_declared_tools(self) -> FirewallConfig:
+        names = [total.name for total in self.totals]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate total names: {', '.join(duplicates)}")
+        declared = {tool.name for tool in self.tools}
+        for total in self.totals:
+            unknown = sorted(set(total.tools) - declared)
+            if unknown:
+                listed = ", ".join(unknown)
+                raise ValueError(f"total {total.name!r} counts undeclared tools: {listed}")
         return self
 
     def resolved(self, base: Path) -> FirewallConfig:

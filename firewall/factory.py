@@ -19,6 +19,8 @@ from firewall.pii.privacy import Privacy
 from firewall.policy.engine import engine_from_url
 from firewall.session import MemorySessionStore, SessionStore
 from firewall.stages.policy import FactsProvider
+from firewall.totals import totals_from_url
+from firewall.totals.control import Totals
 
 
 def approval_service(
@@ -77,6 +79,7 @@ def build_firewall(
             clock=clock, token_ttl_s=config.pii.token_ttl_s, default_rule=config.pii.output
         ),
         sessions=session_store(config),
+        totals=Totals(config.totals, totals_from_url(config.storage.totals(), config.limits)),
     )
 
 

@@ -36,6 +36,8 @@ from firewall.stages.naming import quoted
 from firewall.stages.pipeline import default_stages
 from firewall.stages.policy import FactsProvider
 from firewall.stages.tools import ValidArgs
+from firewall.stages.totals import TotalsCheck
+from firewall.totals.control import Totals
 from firewall.types import (
     Allow,
     Deny,
@@ -103,8 +105,10 @@ class Firewall:
         stages: Sequence[Stage] | None = None,
         sessions: SessionStore | None = None,
         privacy: Privacy | None = None,
+        totals: Totals | None = None,
     ) -> None:
         self.tools = ToolRegistry(tools)
+        self.totals = totals or Totals()
         self.privacy = privacy or Privacy(clock=clock)
         self.sessions: SessionStore = sessions or MemorySessionStore()
         self.policy = policy
@@ -131,6 +135,7 @@ class Firewall:
             clock=clock,
             sessions=self.sessions,
             privacy=self.privacy,
+            totals=self.totals,
         )
         self._stage_names = [stage.name for stage in self.stages]
 
@@ -151,7 +156,13 @@ class Firewall:
         if isinstance(decision, Deny):
             # A placed hold may still be approved and run: its resolution releases, not this.
             release = not placed and self._passed_budget(ctx.stage)
-            self._contain(ctx, decision, owner=owner_of(ctx) if release else None)
+            counted = not placed and self._passed(TotalsCheck.name, ctx.stage)
+            self._contain(
+                ctx,
+                decision,
+                owner=owner_of(ctx) if release else None,
+                totals_owner=owner_of(ctx) if counted else None,
+            )
         return decision
 
     def _remembered(self, call: ToolCall, outcome: str) -> bool:
@@ -241,7 +252,7 @@ class Firewall:
             DenyCode.INVALID_ARGS, f"invalid arguments for {quoted(call.tool)}: {problem}"
         )
         denial = self._refusal_if_unaudited(ctx, denial) or denial
-        self._contain(ctx, denial, owner=None)
+        self._contain(ctx, denial, owner=None, totals_owner=None)
         return denial
 
     def _refuse(self, call: ToolCall, code: DenyCode, reason: str, stage: str = "approval") -> Deny:
@@ -253,16 +264,25 @@ class Firewall:
 
     def _passed_budget(self, stage: str) -> bool:
         """Whether a call refused at ``stage`` may hold a budget reservation."""
-        names = self._stage_names
-        if BudgetCheck.name not in names or stage not in names:
-            return True
-        return names.index(stage) > names.index(BudgetCheck.name)
+        return self._passed(BudgetCheck.name, stage)
 
-    def _contain(self, ctx: CallContext, denial: Deny, *, owner: str | None) -> None:
-        """After a final denial: give back the budget ``owner`` holds for the call (if any
-        owner is named), count the denial for the breaker."""
+    def _passed(self, reserving: str, stage: str) -> bool:
+        """Whether a call refused at ``stage`` may hold the reservation ``reserving`` makes."""
+        names = self._stage_names
+        if reserving not in names or stage not in names:
+            return True
+        return names.index(stage) > names.index(reserving)
+
+    def _contain(
+        self, ctx: CallContext, denial: Deny, *, owner: str | None, totals_owner: str | None
+    ) -> None:
+        """After a final denial: give back the budget ``owner`` and the totals
+        ``totals_owner`` hold for the call (whichever is named), count the denial for the
+        breaker."""
         if owner is not None:
             self.containment.release(reservation_of(ctx.call), owner)
+        if totals_owner is not None:
+            self.totals.release(ctx.call, totals_owner)
         self.containment.after_denial(ctx, denial)
 
     # -- holds ------------------------------------------------------------------------
@@ -291,7 +311,8 @@ class Firewall:
                 and isinstance(current, HoldRecord)
                 and current.digest == call.binding_digest()
             )
-            self._contain(ctx, decision, owner=hold.hold_id if never_ran else None)
+            owner = hold.hold_id if never_ran else None
+            self._contain(ctx, decision, owner=owner, totals_owner=owner)
         return decision
 
     def _current_hold(self, ctx: CallContext, hold: Hold) -> HoldRecord | Deny:
@@ -467,9 +488,11 @@ class Firewall:
             else:
                 if hold_id is not None:
                     self._unstarted.take(hold_id)  # the tool starts now: the approval is spent
+                self.totals.commit(call, hold_id or UNHELD)  # and its totals for good
                 return credential
         if hold_id is None:
             self.containment.release(reservation_of(call), UNHELD)
+            self.totals.release(call, UNHELD)
         else:
             self._give_back(hold_id)
         return self._refusal_if_unaudited(ctx, denial) or denial
@@ -510,6 +533,7 @@ class Firewall:
                 log.exception("outcomes_not_flushed")
         self.policy.close()
         self.containment.close()
+        self.totals.close()
         close_sessions = getattr(self.sessions, "close", None)
         if close_sessions is not None:
             close_sessions()

@@ -10,6 +10,7 @@ from firewall.types import Deny, DenyCode, ToolCall, ToolSpec, new_id
 
 if TYPE_CHECKING:
     from firewall.policy.document import DecisionDocument
+    from firewall.totals.control import Seen
 
 
 @dataclass
@@ -20,6 +21,8 @@ class CallContext:
     spec: ToolSpec | None = None
     policy: DecisionDocument | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
+    trusted_facts: Mapping[str, Any] = field(default_factory=dict)  # as looked up: keys totals
+    totals_seen: dict[str, Seen] | None = None  # the running totals the policy was shown
     args_json: bytes = b""
     stage: str = ""
     restored_args: dict[str, Any] | None = None  # tokens resolved: for the tool and facts

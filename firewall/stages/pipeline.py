@@ -17,6 +17,8 @@ from firewall.stages.limits import RateLimitCheck
 from firewall.stages.personal import PersonalData
 from firewall.stages.policy import FactsProvider, PolicyCheck
 from firewall.stages.tools import KnownTool, ScopeCheck, ValidArgs
+from firewall.stages.totals import TotalsCheck
+from firewall.totals.control import Totals
 
 
 def default_stages(
@@ -28,17 +30,22 @@ def default_stages(
     clock: Callable[[], datetime],
     sessions: SessionStore | None = None,
     privacy: Privacy | None = None,
+    totals: Totals | None = None,
 ) -> list[Stage]:
-    """The pipeline, outermost first: kill switch, validate, tokens, scope, policy, limits."""
+    """The pipeline, outermost first: kill switch, validate, tokens, scope, policy, totals,
+    limits."""
     shared, outage = containment.storage_url, containment.outage
     privacy = privacy or Privacy(clock=clock)
+    totals = totals or Totals()
+    policy_check = PolicyCheck(policy, clock, facts, sessions, privacy, totals=totals)
     return [
         FreezeCheck(containment.freezes, tools, outage),
         KnownTool(tools),
         ValidArgs(tools),
         PersonalData(privacy),
         ScopeCheck(),
-        PolicyCheck(policy, clock, facts, sessions, privacy),
+        policy_check,
+        TotalsCheck(totals, decide=policy_check),
         RateLimitCheck(
             containment.rate_limits, shared, storage=containment.limiter_storage, outage=outage
         ),

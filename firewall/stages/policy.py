@@ -14,6 +14,7 @@ from firewall.policy.engine import PolicyEngine
 from firewall.session import SessionStore, session_view
 from firewall.stages.base import CallContext
 from firewall.stages.shape import shape_problem
+from firewall.totals.control import Totals
 from firewall.types import Deny, DenyCode, ToolCall
 
 FactsProvider = Callable[[ToolCall], Mapping[str, Any]]
@@ -21,7 +22,10 @@ FactsProvider = Callable[[ToolCall], Mapping[str, Any]]
 
 
 def policy_input(
-    ctx: CallContext, now: datetime, session: Mapping[str, Any] | None = None
+    ctx: CallContext,
+    now: datetime,
+    session: Mapping[str, Any] | None = None,
+    totals: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The input document of the policy, as described in ARCHITECTURE.md section 3."""
     call = ctx.call
@@ -33,7 +37,7 @@ def policy_input(
         "arg_sources": provenance.get("arg_sources", {}),
         "principal": call.principal.policy_view(),
         "session": session if session is not None else session_view(call.session_id),
-        "context": {"time": now.isoformat(), "facts": dict(ctx.facts)},
+        "context": {"time": now.isoformat(), "facts": dict(ctx.facts), "totals": totals or {}},
     }
 
 
@@ -49,8 +53,11 @@ class PolicyCheck:
         facts: Mapping[str, FactsProvider] | None = None,
         sessions: SessionStore | None = None,
         privacy: Privacy | None = None,
+        *,
+        totals: Totals | None = None,
     ) -> None:
         self._engine = engine
+        self._totals = totals
         self._clock = clock
         self._facts: Mapping[str, FactsProvider] = dict(facts or {})
         self._sessions = sessions
@@ -69,7 +76,10 @@ class PolicyCheck:
             )
         except SessionStoreError as exc:
             return ctx.deny(DenyCode.STORE_ERROR, f"{exc}; call refused")
-        ctx.policy_input = policy_input(ctx, self._clock(), session)
+        totals = self._read_totals(ctx)
+        if isinstance(totals, Deny):
+            return totals
+        ctx.policy_input = policy_input(ctx, self._clock(), session, totals)
         try:
             document = checked_decision(self._engine.evaluate(ctx.policy_input))
         except PolicyError as exc:
@@ -82,6 +92,17 @@ class PolicyCheck:
             return ctx.deny(DenyCode.POLICY, *reasons)
         return None
 
+    def _read_totals(self, ctx: CallContext) -> dict[str, Any] | Deny:
+        """The running totals this call counts against (trusted input), read from the store."""
+        if self._totals is None or not self._totals.applies(ctx.call.tool):
+            return {}
+        try:
+            return self._totals.look(ctx)
+        except Exception as exc:  # noqa: BLE001 - no totals, no decision on them
+            where = self._totals.where
+            reason = f"totals store unavailable ({where}: {type(exc).__name__}); call refused"
+            return ctx.deny(DenyCode.STORE_ERROR, reason)
+
     def _gather_facts(self, ctx: CallContext) -> Deny | None:
         provider = self._facts.get(ctx.call.tool)
         if provider is None:
@@ -91,6 +112,7 @@ class PolicyCheck:
             problem = shape_problem(facts, what="fact")  # before anything recurses into them
             if problem is not None:
                 return ctx.deny(DenyCode.POLICY_ERROR, f"facts for {ctx.call.tool!r}: {problem}")
+            ctx.trusted_facts = facts
             ctx.facts = self._privacy.commit(facts) if self._privacy else facts
         except Exception as exc:  # noqa: BLE001 - any lookup failure must fail closed
             return ctx.deny(

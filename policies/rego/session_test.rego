@@ -10,19 +10,21 @@ ticket_read_sources := ["read_ticket"]
 
 acme_order := {"id": "o-1", "tenant": "acme", "amount": 80, "customer_id": "c-100"}
 
+none_refunded := {"refunded_per_order": {"cents": 0, "amount": 0, "calls": 0}}
+
 test_small_refund_after_untrusted_content_is_held if {
 	firewall.decision.outcome == "hold" with input.tool as {"name": "issue_refund", "money_arg": "amount"}
 		with input.args as {"order_id": "o-1", "amount": 20}
-		with input.principal as {"tenant": "acme", "agent_id": "bot"}
-		with input.context as {"facts": {"order": acme_order}}
+		with input.principal as {"tenant": "acme", "agent_id": "bot", "on_behalf_of": "customer:c-100"}
+		with input.context as {"facts": {"order": acme_order}, "totals": none_refunded}
 		with input.session as {"labels": ["untrusted"], "sources": {"untrusted": ticket_read_sources}, "subjects": {}}
 }
 
 test_hold_reason_names_the_untrusted_source if {
 	some reason in firewall.decision.reasons with input.tool as {"name": "issue_refund", "money_arg": "amount"}
 		with input.args as {"order_id": "o-1", "amount": 20}
-		with input.principal as {"tenant": "acme", "agent_id": "bot"}
-		with input.context as {"facts": {"order": acme_order}}
+		with input.principal as {"tenant": "acme", "agent_id": "bot", "on_behalf_of": "customer:c-100"}
+		with input.context as {"facts": {"order": acme_order}, "totals": none_refunded}
 		with input.session as {"labels": ["untrusted"], "sources": {"untrusted": ticket_read_sources}, "subjects": {}}
 	contains(reason, "read_ticket")
 }
@@ -30,8 +32,8 @@ test_hold_reason_names_the_untrusted_source if {
 test_small_refund_in_a_clean_session_is_allowed if {
 	firewall.decision.outcome == "allow" with input.tool as {"name": "issue_refund", "money_arg": "amount"}
 		with input.args as {"order_id": "o-1", "amount": 20}
-		with input.principal as {"tenant": "acme", "agent_id": "bot"}
-		with input.context as {"facts": {"order": acme_order}}
+		with input.principal as {"tenant": "acme", "agent_id": "bot", "on_behalf_of": "customer:c-100"}
+		with input.context as {"facts": {"order": acme_order}, "totals": none_refunded}
 		with input.session as {"labels": [], "sources": {}, "subjects": {}}
 }
 

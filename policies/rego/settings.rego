@@ -12,6 +12,10 @@ refund_two_approver_threshold := 5000
 # Refunds above this amount are never issued by an agent.
 refund_hard_cap := 10000
 
+# The running total (a [[totals]] entry in firewall.toml, counted by the order's id)
+# of what is already refunded or reserved per order: refunds stop at the order amount.
+refund_order_total := "refunded_per_order"
+
 # The approver group asked to decide held calls.
 approver_group := "supervisors"
 
