@@ -13,6 +13,8 @@ from firewall.gate import Executed, Firewall
 from firewall.policy.embedded import RegoEngine
 from firewall.policy.engine import PolicyEngine
 from firewall.settings import GateSettings
+from firewall.totals import TotalRule
+from firewall.totals.control import Totals
 from firewall.types import Deny, Hold, Principal, Risk, ToolCall, ToolSpec
 from tests.gate_helpers import make_rig
 
@@ -58,15 +60,22 @@ AGENT = Principal(
     agent_id="support-bot",
     tenant="acme",
     scopes=frozenset({"crm:read", "refunds:write"}),
+    on_behalf_of="customer:c-1",
     requested_by="bob",
 )
+PER_ORDER = TotalRule(name="refunded_per_order", tools=("issue_refund",), by="fact:order.id")
+"""The running total the shipped refund policy needs (what is refunded per order)."""
 
 
 def order_facts(call: ToolCall) -> Mapping[str, Any]:
     """The trusted order a refund refers to (tenant acme), or null if there is none."""
     order_id = call.args.get("order_id")
     amount = ORDER_AMOUNTS.get(order_id) if isinstance(order_id, str) else None
-    order = None if amount is None else {"id": order_id, "tenant": "acme", "amount": amount}
+    order = (
+        None
+        if amount is None
+        else {"id": order_id, "tenant": "acme", "amount": amount, "customer_id": "c-1"}
+    )
     return {"order": order}
 
 
@@ -105,6 +114,7 @@ def build_target(
         facts={"issue_refund": order_facts},
         settings=GateSettings(hold_mode="return"),
         containment=Containment(breaker=BreakerSettings(enabled=False), audit=rig.audit),
+        totals=Totals([PER_ORDER]),
     )
     return Target(firewall)
 
