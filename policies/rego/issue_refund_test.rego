@@ -8,7 +8,9 @@ none_refunded := {"refunded_per_order": {"cents": 0, "amount": 0, "calls": 0}}
 
 order_o1 := {"id": "o1", "tenant": "t1", "amount": 80, "customer_id": "c1"}
 
-refunded(cents) := {"refunded_per_order": {"cents": cents, "amount": cents / 100, "calls": 1}}
+refunded_4950 := {"refunded_per_order": {"cents": 4950, "amount": 49.5, "calls": 1}}
+
+refunded_8000 := {"refunded_per_order": {"cents": 8000, "amount": 80, "calls": 1}}
 
 test_refund_within_auto_limit_is_allowed if {
 	d := firewall.decision with input.tool as {"name": "issue_refund"}
@@ -128,7 +130,7 @@ test_refund_of_what_remains_of_the_order_is_allowed if {
 	d := firewall.decision with input.tool as {"name": "issue_refund"}
 		with input.args as {"order_id": "o1", "amount": 30.5, "reason": "damaged"}
 		with input.principal as {"tenant": "t1", "on_behalf_of": "customer:c1"}
-		with input.context as {"facts": {"order": order_o1}, "totals": refunded(4950)}
+		with input.context as {"facts": {"order": order_o1}, "totals": refunded_4950}
 	d.outcome == "allow"
 }
 
@@ -136,7 +138,7 @@ test_refund_beyond_what_remains_is_denied_as_exceeds_remaining if {
 	d := firewall.decision with input.tool as {"name": "issue_refund"}
 		with input.args as {"order_id": "o1", "amount": 80, "reason": "damaged"}
 		with input.principal as {"tenant": "t1", "on_behalf_of": "customer:c1"}
-		with input.context as {"facts": {"order": order_o1}, "totals": refunded(8000)}
+		with input.context as {"facts": {"order": order_o1}, "totals": refunded_8000}
 	d.outcome == "deny"
 	d.reasons == ["exceeds_remaining: refund of 80 exceeds what remains of order 'o1' (0 of 80; 80 already refunded or awaiting approval)"]
 }
@@ -145,7 +147,7 @@ test_one_cent_beyond_what_remains_is_denied if {
 	d := firewall.decision with input.tool as {"name": "issue_refund"}
 		with input.args as {"order_id": "o1", "amount": 30.51, "reason": "damaged"}
 		with input.principal as {"tenant": "t1", "on_behalf_of": "customer:c1"}
-		with input.context as {"facts": {"order": order_o1}, "totals": refunded(4950)}
+		with input.context as {"facts": {"order": order_o1}, "totals": refunded_4950}
 	d.outcome == "deny"
 	startswith(d.reasons[0], "exceeds_remaining: ")
 }

@@ -14,6 +14,7 @@ from firewall.testing.opa_server import OpaTestServer
 SHIPPED_POLICIES = Path(__file__).resolve().parents[2] / "policies" / "rego"
 
 InputFactory = Callable[..., dict[str, Any]]
+NONE_REFUNDED = {"refunded_per_order": {"cents": 0, "amount": 0, "calls": 0}}
 
 
 @pytest.fixture(scope="session")
@@ -61,11 +62,18 @@ def make_input() -> InputFactory:
                 "agent_id": "agent-1",
                 "tenant": kw.get("tenant", "t1"),
                 "scopes": ["crm:read", "payments:write"],
-                "on_behalf_of": None,
+                # A refund acts for the order's customer (c1) unless told otherwise.
+                "on_behalf_of": kw.get(
+                    "on_behalf_of", "customer:c1" if tool == "issue_refund" else None
+                ),
                 "requested_by": "operator-1",
             },
             "session": kw.get("session", {"id": "session-1"}),
-            "context": {"time": "2025-01-01T12:00:00+00:00", "facts": facts or {}},
+            "context": {
+                "time": "2025-01-01T12:00:00+00:00",
+                "facts": facts or {},
+                "totals": kw.get("totals", NONE_REFUNDED),
+            },
             "tokens": kw.get("tokens", {}),
             "arg_sources": kw.get("arg_sources", {}),
         }
