@@ -35,7 +35,7 @@ def test_allowed_call_runs_after_its_decision_is_durable(tmp_path: Path) -> None
     assert events == [("decision", "allow"), ("outcome", "ok")]
 
 
-def test_default_stage_order_is_freeze_validate_tokens_scope_policy_limits_budget(
+def test_default_stage_order_is_freeze_validate_tokens_scope_policy_totals_limits_budget(
     tmp_path: Path,
 ) -> None:
     names = [stage.name for stage in make_rig(tmp_path).firewall.stages]
@@ -46,6 +46,7 @@ def test_default_stage_order_is_freeze_validate_tokens_scope_policy_limits_budge
         "personal_data",
         "scope",
         "policy",
+        "totals",
         "rate_limit",
         "budget",
     ]
