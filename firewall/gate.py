@@ -22,7 +22,7 @@ from firewall.containment.settings import BudgetRule
 from firewall.credentials.context import handed_over
 from firewall.credentials.redaction import scrub_exception
 from firewall.credentials.vault import CallCredential, CredentialVault
-from firewall.decided import Decided, DecisionMemo
+from firewall.decided import Decided, DecisionMemo, remembered
 from firewall.errors import ApprovalError, ConfigError, DuplicateCallError, FirewallError
 from firewall.observe import (
     APPROVAL_WAIT,
@@ -226,8 +226,10 @@ class Firewall:
             return earlier
         decision = self.guard(call)
         hold_id, redact = _hold_id_and_redactions(decision)
+        if not remembered(decision):  # a refusal is decided again: no digest to keep
+            return Decided("", decision, hold_id, redact, origin=origin)
         decided = Decided(_digest_of(call) or "", decision, hold_id, redact, origin=origin)
-        if decided.digest:  # arguments with no digest were refused: nothing to find again
+        if decided.digest:
             self._decided.put(call.key, decided)
         return decided
 
@@ -394,15 +396,14 @@ class Firewall:
         if refusal is not None and isinstance(decision, Allow):
             self._give_back(hold.hold_id)  # not run: the approval may yet be used
         decision = refusal or decision
+        digest = _digest_of(call) or ""
+        held_this_call = (
+            isinstance(current, HoldRecord) and bool(digest) and current.digest == digest
+        )
         if isinstance(decision, Deny):
-            never_ran = (
-                decision.code in _NEVER_RAN
-                and isinstance(current, HoldRecord)
-                and current.digest == call.binding_digest()
-            )
+            never_ran = decision.code in _NEVER_RAN and held_this_call
             self._contain(ctx, decision, owner=hold.hold_id if never_ran else None)
-        digest = _digest_of(call)
-        if isinstance(current, HoldRecord) and digest and current.digest == digest:
+        if held_this_call:
             decided = Decided(digest, decision, hold.hold_id, hold.redact, origin=origin)
             self._decided.put(call.key, decided)  # a re-run of the call finds this
         return decision
